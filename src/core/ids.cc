@@ -1,0 +1,62 @@
+#include "core/ids.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <cstdlib>
+
+#include "absl/strings/escaping.h"
+
+namespace tollgate::core {
+namespace {
+
+void RandomBytes(unsigned char* out, int n) {
+  if (RAND_bytes(out, n) != 1) std::abort();  // no entropy: nothing safe to do
+}
+
+}  // namespace
+
+bool IsValidId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '@' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string NewId(std::string_view prefix) {
+  static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::array<unsigned char, 24> bytes;
+  RandomBytes(bytes.data(), bytes.size());
+  std::string id(prefix);
+  id.push_back('_');
+  for (unsigned char b : bytes) id.push_back(kAlphabet[b % 36]);
+  return id;
+}
+
+std::string NewSecret() {
+  std::array<unsigned char, 32> bytes;
+  RandomBytes(bytes.data(), bytes.size());
+  std::string b64 = absl::WebSafeBase64Escape(
+      absl::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return "tg_" + b64;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), len));
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace tollgate::core

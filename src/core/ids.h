@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tollgate::core {
+
+// Ids of tenants, users and agents: 1–128 characters of [A-Za-z0-9._:@-].
+bool IsValidId(std::string_view id);
+
+// A new random id: `prefix` + "_" + 24 characters of [0-9a-z] (about 124 bits).
+std::string NewId(std::string_view prefix);
+
+// A new API key secret: "tg_" + 43 characters of base64url (32 random bytes).
+std::string NewSecret();
+
+// Lower-case hex SHA-256 of `data`: how key secrets are stored.
+std::string Sha256Hex(std::string_view data);
+
+// Constant-time equality for secrets and hashes.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+}  // namespace tollgate::core

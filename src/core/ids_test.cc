@@ -1,0 +1,40 @@
+#include "core/ids.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace tollgate::core {
+namespace {
+
+TEST(IdsTest, AcceptsTheDocumentedCharset) {
+  EXPECT_TRUE(IsValidId("acme"));
+  EXPECT_TRUE(IsValidId("user.name_1:x@y-z"));
+  EXPECT_TRUE(IsValidId(std::string(128, 'a')));
+}
+
+TEST(IdsTest, RejectsEmptyLongAndForeignCharacters) {
+  EXPECT_FALSE(IsValidId(""));
+  EXPECT_FALSE(IsValidId(std::string(129, 'a')));
+  EXPECT_FALSE(IsValidId("a b"));
+  EXPECT_FALSE(IsValidId("a/b"));
+  EXPECT_FALSE(IsValidId("*"));
+  EXPECT_FALSE(IsValidId("caf\xc3\xa9"));
+}
+
+TEST(IdsTest, NewIdsAreUniqueAndValid) {
+  std::string a = NewId("lim"), b = NewId("lim");
+  EXPECT_NE(a, b);
+  EXPECT_TRUE(IsValidId(a));
+  EXPECT_EQ(a.substr(0, 4), "lim_");
+}
+
+TEST(IdsTest, SecretsAreLongAndHashed) {
+  std::string s = NewSecret();
+  EXPECT_GE(s.size(), 43u);
+  EXPECT_EQ(Sha256Hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace tollgate::core
