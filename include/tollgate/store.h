@@ -6,6 +6,11 @@
 // Thread safety: every method is safe to call concurrently. Methods other than Append
 // block on the database; do not call them from a latency-critical event loop when the
 // answer can wait (Append never blocks on I/O).
+//
+// Errors common to every method: Unavailable when the database cannot be read or
+// written (locked, I/O error, disk full), DataLoss when stored data cannot be decoded,
+// InvalidArgument for a malformed request (empty id, bad cursor). Times are stored with
+// nanosecond precision.
 
 #include <functional>
 #include <memory>
@@ -23,7 +28,8 @@
 namespace tollgate {
 
 // One report to record: the event, the counter cells it changed, and the calendar date
-// (YYYY-MM-DD, in the tenant's time zone) its daily aggregate belongs to.
+// (YYYY-MM-DD, in the tenant's time zone) its daily aggregate belongs to. An empty date
+// means the UTC date of event.ts. event.event_id and event.tenant_id are required.
 struct LedgerEntry {
   UsageEvent event;
   std::string date;
@@ -37,8 +43,11 @@ struct EventFilter {
   std::string model;  // matches model or model_used
   std::optional<absl::Time> from;  // inclusive
   std::optional<absl::Time> to;    // exclusive
-  int limit = 100;                 // 1..1000
-  std::string cursor;  // opaque, from EventPage::next_cursor; empty = newest first page
+  int limit = 100;                 // 1..1000, else InvalidArgument
+  // Opaque, from EventPage::next_cursor (URL-safe); empty = newest first page. A cursor
+  // that does not decode is InvalidArgument. Paging is keyset on (ts, event_id), so
+  // events appended while paging never shift or repeat rows.
+  std::string cursor;
 };
 
 struct EventPage {
@@ -46,7 +55,8 @@ struct EventPage {
   std::string next_cursor;         // empty when no more
 };
 
-// Daily aggregate row, per (date, tenant, user, provider, model_used).
+// Daily aggregate row, per (date, tenant, user, agent, provider, model). `model` is the
+// event's model_used (its model when model_used is empty). Kept for ever.
 struct DailyRow {
   std::string date;
   std::string tenant_id;
@@ -63,7 +73,7 @@ struct DailyQuery {
   std::string tenant_id;  // empty: every tenant
   std::string user_id;    // empty: every user
   std::string from_date;  // inclusive, YYYY-MM-DD
-  std::string to_date;    // inclusive
+  std::string to_date;    // inclusive; empty: no bound (as from_date)
 };
 
 // A model policy document at one level, kept as JSON text (see the policy module).
@@ -80,14 +90,18 @@ class Store {
   virtual ~Store() = default;
 
   // --- Tenants. Create fails with AlreadyExists; Update/Delete/Get with NotFound.
-  // DeleteTenant also deletes the tenant's keys, limits and policies (not its events).
+  // DeleteTenant also deletes the tenant's keys, limits and policies (not its events,
+  // counters or daily aggregates). Lists are ordered by id (bytewise).
   virtual absl::Status CreateTenant(const Tenant& tenant) = 0;
   virtual absl::Status UpdateTenant(const Tenant& tenant) = 0;
   virtual absl::Status DeleteTenant(std::string_view id) = 0;
   virtual absl::StatusOr<Tenant> GetTenant(std::string_view id) = 0;
   virtual absl::StatusOr<std::vector<Tenant>> ListTenants() = 0;
 
-  // --- API keys (only the hash of the secret is stored).
+  // --- API keys (only the hash of the secret is stored). CreateKey fails with
+  // AlreadyExists when the id or the secret_hash is taken, FailedPrecondition when
+  // tenant_id names no tenant (empty tenant_id: no tenant, for admin keys).
+  // DeleteKey/GetKey/FindKeyByHash fail with NotFound.
   virtual absl::Status CreateKey(const ApiKey& key) = 0;
   virtual absl::Status DeleteKey(std::string_view id) = 0;
   virtual absl::StatusOr<ApiKey> GetKey(std::string_view id) = 0;
@@ -96,36 +110,49 @@ class Store {
   virtual absl::StatusOr<std::vector<ApiKey>> ListKeys(std::string_view tenant_id) = 0;
   virtual absl::StatusOr<int64_t> CountKeys() = 0;
 
-  // --- Limits. Put inserts or replaces by id.
+  // --- Limits. Put inserts or replaces by id (every field, created_at included).
+  // FailedPrecondition when scope.tenant_id names a tenant that does not exist ("" and
+  // "*" name none). Delete/Get fail with NotFound.
   virtual absl::Status PutLimit(const Limit& limit) = 0;
   virtual absl::Status DeleteLimit(std::string_view id) = 0;
   virtual absl::StatusOr<Limit> GetLimit(std::string_view id) = 0;
   virtual absl::StatusOr<std::vector<Limit>> ListLimits() = 0;
 
-  // --- Price overrides (the shipped catalog is data, not stored).
+  // --- Price overrides (the shipped catalog is data, not stored). Put inserts or
+  // replaces by (provider, model); List returns them with is_override = true.
   virtual absl::Status PutPrice(const Price& price) = 0;
   virtual absl::StatusOr<std::vector<Price>> ListPrices() = 0;
 
-  // --- Model policies, one per (level, tenant_id, user_id). Empty json deletes.
+  // --- Model policies, one per (level, tenant_id, user_id); level is global, tenant or
+  // user (else InvalidArgument). Put replaces; empty json deletes (OK when absent).
+  // FailedPrecondition when tenant_id names a tenant that does not exist.
   virtual absl::Status PutPolicy(const PolicyRecord& policy) = 0;
   virtual absl::StatusOr<std::vector<PolicyRecord>> ListPolicies() = 0;
 
   // --- Ledger.
   // Queues the entry for the next group commit: the event, its counter cells and its
-  // daily aggregate are written in one transaction. `done` runs once, on a store
-  // thread, after the commit (OkStatus) or its failure; only then is the entry durable.
-  // An event whose (tenant_id, idempotency_key) is already recorded is not written and
-  // `done` gets AlreadyExists. `done` must not block.
+  // daily aggregate are written in one transaction. `done` runs exactly once: on a
+  // store thread after the commit (OkStatus: the entry is durable) or its failure
+  // (nothing of the entry is written); or on the calling thread, before Append
+  // returns, when the entry is refused at once: ResourceExhausted when the queue is
+  // full, FailedPrecondition when the store is closing, InvalidArgument when event_id
+  // or tenant_id is empty. An event whose (tenant_id, idempotency_key) is already
+  // recorded (non-empty key; earlier in the same batch included), or whose event_id is,
+  // is not written, counts nothing, and `done` gets AlreadyExists. `done` must not
+  // block: it runs on the writer thread and delays every entry behind it.
   virtual void Append(LedgerEntry entry, std::function<void(absl::Status)> done) = 0;
-  // Append and wait for the commit.
+  // Append and wait for the commit. Must not be called from inside a `done`.
   absl::Status AppendSync(LedgerEntry entry);
 
+  // nullopt when no event carries the key (an empty key matches nothing).
   virtual absl::StatusOr<std::optional<UsageEvent>> FindEventByIdempotencyKey(
       std::string_view tenant_id, std::string_view idempotency_key) = 0;
   virtual absl::StatusOr<EventPage> ListEvents(const EventFilter& filter) = 0;
   virtual absl::StatusOr<std::vector<DailyRow>> ListDaily(const DailyQuery& query) = 0;
 
-  // Counter cells whose expires_at is after `now`, summed per cell.
+  // Counter cells whose expires_at is after `now`, summed per cell (one element per
+  // (limit_id, subject, window_start); expires_at is the latest given for the cell),
+  // ordered by that key.
   virtual absl::StatusOr<std::vector<CounterDelta>> LoadCounters(absl::Time now) = 0;
   // Deletes events with ts < `before` and counter cells expired by `now`. Returns the
   // number of events deleted. Daily aggregates are kept for ever.
@@ -136,16 +163,29 @@ class Store {
 };
 
 struct SqliteOptions {
-  std::string path;                           // database file; ":memory:" for tests
-  absl::Duration max_batch_delay = absl::Milliseconds(2);  // group-commit window
-  int max_batch = 512;                        // entries per transaction
+  std::string path;  // database file; ":memory:" for tests (one connection, not durable)
+  // Group-commit window: once an entry is queued, the writer waits at most this long
+  // for more (up to max_batch) before committing. Zero: commit what is queued at once;
+  // entries arriving during a commit (an fsync) still share the next one, which
+  // measured faster at every concurrency (docs/storage.md), hence the default.
+  absl::Duration max_batch_delay = absl::ZeroDuration();
+  int max_batch = 512;     // entries per transaction, >= 1
+  int max_queue = 65536;   // queued entries beyond which Append answers ResourceExhausted
+  absl::Duration busy_timeout = absl::Seconds(5);  // wait for a lock held elsewhere
 };
 
-// Opens (creating and migrating as needed) a SQLite store in WAL mode.
+// Opens (creating and migrating as needed) a SQLite store in WAL mode with
+// synchronous=FULL: a committed entry survives kill -9 and power loss. FailedPrecondition
+// when the file's schema is newer than this build knows.
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options,
                                                        const Clock* clock);
 
-// Applies pending schema migrations; returns the schema version reached.
+// Applies pending schema migrations; returns the schema version reached. Each migration
+// runs in its own transaction; safe to run concurrently with other processes.
 absl::StatusOr<int> MigrateSqlite(const std::string& path);
+
+// An in-memory store with the same contract as the SQLite one (nothing is durable;
+// Append completes on the calling thread). For tests and the embedded library.
+std::unique_ptr<Store> NewMemoryStore(const Clock* clock);
 
 }  // namespace tollgate

@@ -1,12 +1,19 @@
-// tollgate: the command line. Subcommands are added in src/cli/*.cc.
+// tollgate: the command line.
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "cli/admin_commands.h"
+#include "cli/serve.h"
+
+void RegisterCountCommand(CLI::App& app);
 
 int main(int argc, char** argv) {
   CLI::App app{"tollgate: meters, limits and governs LLM token spend"};
   app.require_subcommand(1);
   app.add_subcommand("version", "print the version")->callback([] { std::cout << "tollgate 0.1.0\n"; });
+  tollgate::cli::RegisterServeCommands(app);
+  tollgate::cli::RegisterAdminCommands(app);
+  RegisterCountCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -1,0 +1,356 @@
+#include "providers/usage.h"
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <initializer_list>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace tollgate::providers {
+namespace {
+
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+// Doubles above 2^53 no longer hold every integer; such counts are refused.
+constexpr double kMaxExactDouble = 9007199254740992.0;
+
+absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+boost::json::string_view JsonView(std::string_view s) {
+  return boost::json::string_view(s.data(), s.size());
+}
+
+absl::Status Bad(std::string_view path, std::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(AbslView(path), ": ", AbslView(what)));
+}
+
+// One object of the payload and where it sits, for error messages.
+struct Node {
+  const boost::json::object* object;
+  std::string path;
+
+  bool Has(std::string_view key) const {
+    const boost::json::value* v = object->if_contains(JsonView(key));
+    return v != nullptr && !v->is_null();
+  }
+
+  // A token count: absent or null reads as 0.
+  absl::Status Count(std::string_view key, int64_t* out) const {
+    *out = 0;
+    const boost::json::value* v = object->if_contains(JsonView(key));
+    if (v == nullptr || v->is_null()) return absl::OkStatus();
+    std::string field = absl::StrCat(path, ".", AbslView(key));
+    if (const int64_t* i = v->if_int64()) {
+      if (*i < 0) return Bad(field, "must not be negative");
+      *out = *i;
+      return absl::OkStatus();
+    }
+    if (v->if_uint64() != nullptr) return Bad(field, "must be less than 2^63");
+    if (const double* d = v->if_double()) {
+      if (!std::isfinite(*d) || std::trunc(*d) != *d) return Bad(field, "must be an integer");
+      if (*d < 0) return Bad(field, "must not be negative");
+      if (*d > kMaxExactDouble) return Bad(field, "must be less than 2^53 when written as a float");
+      *out = static_cast<int64_t>(*d);
+      return absl::OkStatus();
+    }
+    return Bad(field, "must be an integer");
+  }
+
+  // A nested object: absent or null gives a node with no object.
+  absl::StatusOr<Node> Child(std::string_view key) const {
+    std::string field = absl::StrCat(path, ".", AbslView(key));
+    const boost::json::value* v = object->if_contains(JsonView(key));
+    if (v == nullptr || v->is_null()) return Node{nullptr, field};
+    const boost::json::object* o = v->if_object();
+    if (o == nullptr) return Bad(field, "must be an object");
+    return Node{o, field};
+  }
+};
+
+// Count of `key` in a child object that may be absent.
+absl::Status ChildCount(const Node& parent, std::string_view child, std::string_view key,
+                        int64_t* out, bool* present = nullptr) {
+  *out = 0;
+  if (present != nullptr) *present = false;
+  absl::StatusOr<Node> node = parent.Child(child);
+  if (!node.ok()) return node.status();
+  if (node->object == nullptr) return absl::OkStatus();
+  if (present != nullptr) *present = node->Has(key);
+  return node->Count(key, out);
+}
+
+// a + b, or an error naming what overflowed.
+absl::Status Add(int64_t a, int64_t b, std::string_view what, int64_t* out) {
+  if (a > kInt64Max - b) return Bad(what, "sum overflows 2^63");
+  *out = a + b;
+  return absl::OkStatus();
+}
+
+// Fills total_tokens, checking a reported total against input + output.
+absl::Status Finish(const Node& node, std::string_view total_key, Usage* u) {
+  int64_t sum;
+  if (absl::Status s = Add(u->input_tokens, u->output_tokens, node.path, &sum); !s.ok()) return s;
+  if (node.Has(total_key)) {
+    int64_t total;
+    if (absl::Status s = node.Count(total_key, &total); !s.ok()) return s;
+    if (total != sum) {
+      return Bad(
+          absl::StrCat(node.path, ".", AbslView(total_key)),
+          absl::StrCat("is ", total, ", not the sum of input and output tokens (", sum, ")"));
+    }
+  }
+  u->total_tokens = sum;
+  return absl::OkStatus();
+}
+
+absl::Status NotMore(int64_t part, std::string_view part_field, int64_t whole,
+                     std::string_view whole_field) {
+  if (part <= whole) return absl::OkStatus();
+  return Bad(part_field,
+             absl::StrCat("is ", part, ", more than ", AbslView(whole_field), " (", whole, ")"));
+}
+
+#define TG_RETURN_IF_ERROR(expr)              \
+  do {                                        \
+    if (absl::Status _s = (expr); !_s.ok()) { \
+      return _s;                              \
+    }                                         \
+  } while (0)
+
+absl::StatusOr<Usage> OpenAi(const Node& n, std::string_view in_key, std::string_view out_key,
+                             std::string_view in_details, std::string_view out_details) {
+  Usage u;
+  TG_RETURN_IF_ERROR(n.Count(in_key, &u.input_tokens));
+  TG_RETURN_IF_ERROR(n.Count(out_key, &u.output_tokens));
+  TG_RETURN_IF_ERROR(ChildCount(n, in_details, "cached_tokens", &u.cached_input_tokens));
+  TG_RETURN_IF_ERROR(ChildCount(n, out_details, "reasoning_tokens", &u.reasoning_tokens));
+  std::string in_field = absl::StrCat(n.path, ".", AbslView(in_key));
+  std::string out_field = absl::StrCat(n.path, ".", AbslView(out_key));
+  TG_RETURN_IF_ERROR(NotMore(u.cached_input_tokens,
+                             absl::StrCat(in_field, "_details.cached_tokens"), u.input_tokens,
+                             in_field));
+  TG_RETURN_IF_ERROR(NotMore(u.reasoning_tokens,
+                             absl::StrCat(out_field, "_details.reasoning_tokens"), u.output_tokens,
+                             out_field));
+  TG_RETURN_IF_ERROR(Finish(n, "total_tokens", &u));
+  return u;
+}
+
+absl::StatusOr<Usage> Anthropic(const Node& n) {
+  Usage u;
+  int64_t input, writes, reads;
+  TG_RETURN_IF_ERROR(n.Count("input_tokens", &input));
+  TG_RETURN_IF_ERROR(n.Count("output_tokens", &u.output_tokens));
+  TG_RETURN_IF_ERROR(n.Count("cache_creation_input_tokens", &writes));
+  TG_RETURN_IF_ERROR(n.Count("cache_read_input_tokens", &reads));
+  // The breakdown of cache writes by lifetime, when present, must add up.
+  absl::StatusOr<Node> creation = n.Child("cache_creation");
+  if (!creation.ok()) return creation.status();
+  if (creation->object != nullptr) {
+    int64_t m5, h1, sum;
+    TG_RETURN_IF_ERROR(creation->Count("ephemeral_5m_input_tokens", &m5));
+    TG_RETURN_IF_ERROR(creation->Count("ephemeral_1h_input_tokens", &h1));
+    TG_RETURN_IF_ERROR(Add(m5, h1, creation->path, &sum));
+    if (!n.Has("cache_creation_input_tokens")) {
+      writes = sum;
+    } else if (sum != writes && (creation->Has("ephemeral_5m_input_tokens") ||
+                                 creation->Has("ephemeral_1h_input_tokens"))) {
+      return Bad(creation->path, absl::StrCat("adds up to ", sum,
+                                              ", not cache_creation_input_tokens (", writes, ")"));
+    }
+  }
+  // Anthropic's input_tokens excludes cache reads and writes; tollgate's includes them.
+  int64_t partial;
+  TG_RETURN_IF_ERROR(Add(input, writes, absl::StrCat(n.path, ".input_tokens"), &partial));
+  TG_RETURN_IF_ERROR(Add(partial, reads, absl::StrCat(n.path, ".input_tokens"), &u.input_tokens));
+  u.cached_input_tokens = reads;
+  u.cache_write_tokens = writes;
+  TG_RETURN_IF_ERROR(Finish(n, "total_tokens", &u));
+  return u;
+}
+
+absl::StatusOr<Usage> Gemini(const Node& n) {
+  Usage u;
+  int64_t prompt, tool_prompt, candidates;
+  TG_RETURN_IF_ERROR(n.Count("promptTokenCount", &prompt));
+  TG_RETURN_IF_ERROR(n.Count("toolUsePromptTokenCount", &tool_prompt));
+  TG_RETURN_IF_ERROR(n.Count("candidatesTokenCount", &candidates));
+  TG_RETURN_IF_ERROR(n.Count("cachedContentTokenCount", &u.cached_input_tokens));
+  TG_RETURN_IF_ERROR(n.Count("thoughtsTokenCount", &u.reasoning_tokens));
+  std::string prompt_field = absl::StrCat(n.path, ".promptTokenCount");
+  TG_RETURN_IF_ERROR(NotMore(u.cached_input_tokens,
+                             absl::StrCat(n.path, ".cachedContentTokenCount"), prompt,
+                             prompt_field));
+  TG_RETURN_IF_ERROR(Add(prompt, tool_prompt, prompt_field, &u.input_tokens));
+  // Gemini's candidates exclude the thinking tokens; tollgate's output includes them.
+  TG_RETURN_IF_ERROR(Add(candidates, u.reasoning_tokens,
+                         absl::StrCat(n.path, ".candidatesTokenCount"), &u.output_tokens));
+  TG_RETURN_IF_ERROR(Finish(n, "totalTokenCount", &u));
+  return u;
+}
+
+absl::StatusOr<Usage> Tollgate(const Node& n) {
+  Usage u;
+  TG_RETURN_IF_ERROR(n.Count("input_tokens", &u.input_tokens));
+  TG_RETURN_IF_ERROR(n.Count("output_tokens", &u.output_tokens));
+  TG_RETURN_IF_ERROR(n.Count("cached_input_tokens", &u.cached_input_tokens));
+  TG_RETURN_IF_ERROR(n.Count("cache_write_tokens", &u.cache_write_tokens));
+  TG_RETURN_IF_ERROR(n.Count("reasoning_tokens", &u.reasoning_tokens));
+  int64_t cache_sum;
+  TG_RETURN_IF_ERROR(Add(u.cached_input_tokens, u.cache_write_tokens, n.path, &cache_sum));
+  TG_RETURN_IF_ERROR(NotMore(cache_sum,
+                             absl::StrCat(n.path, ".cached_input_tokens + cache_write_tokens"),
+                             u.input_tokens, absl::StrCat(n.path, ".input_tokens")));
+  TG_RETURN_IF_ERROR(NotMore(u.reasoning_tokens, absl::StrCat(n.path, ".reasoning_tokens"),
+                             u.output_tokens, absl::StrCat(n.path, ".output_tokens")));
+  TG_RETURN_IF_ERROR(Finish(n, "total_tokens", &u));
+  return u;
+}
+
+// Keys that only one shape uses.
+constexpr std::string_view kChatKeys[] = {"prompt_tokens", "completion_tokens",
+                                          "prompt_tokens_details", "completion_tokens_details"};
+constexpr std::string_view kResponsesKeys[] = {"input_tokens_details", "output_tokens_details"};
+constexpr std::string_view kAnthropicKeys[] = {"cache_creation_input_tokens",
+                                               "cache_read_input_tokens", "cache_creation"};
+constexpr std::string_view kGeminiKeys[] = {"promptTokenCount",   "candidatesTokenCount",
+                                            "totalTokenCount",    "cachedContentTokenCount",
+                                            "thoughtsTokenCount", "toolUsePromptTokenCount"};
+constexpr std::string_view kTollgateKeys[] = {"cached_input_tokens", "cache_write_tokens",
+                                              "reasoning_tokens"};
+// Keys shared by the Responses, Anthropic and tollgate shapes.
+constexpr std::string_view kSharedKeys[] = {"input_tokens", "output_tokens", "total_tokens"};
+
+template <size_t N>
+std::vector<std::string_view> Present(const boost::json::object& o,
+                                      const std::string_view (&keys)[N]) {
+  std::vector<std::string_view> out;
+  for (std::string_view k : keys) {
+    if (o.contains(JsonView(k))) out.push_back(k);
+  }
+  return out;
+}
+
+bool HasAnyKnownKey(const boost::json::object& o) {
+  return !Present(o, kChatKeys).empty() || !Present(o, kResponsesKeys).empty() ||
+         !Present(o, kAnthropicKeys).empty() || !Present(o, kGeminiKeys).empty() ||
+         !Present(o, kTollgateKeys).empty() || !Present(o, kSharedKeys).empty();
+}
+
+absl::StatusOr<UsageShape> Detect(const Node& n, std::string_view hint) {
+  struct Found {
+    UsageShape shape;
+    std::vector<std::string_view> keys;
+  };
+  std::vector<Found> found;
+  auto add = [&](UsageShape shape, std::vector<std::string_view> keys) {
+    if (!keys.empty()) found.push_back(Found{shape, std::move(keys)});
+  };
+  add(UsageShape::kOpenAiChat, Present(*n.object, kChatKeys));
+  add(UsageShape::kOpenAiResponses, Present(*n.object, kResponsesKeys));
+  add(UsageShape::kAnthropic, Present(*n.object, kAnthropicKeys));
+  add(UsageShape::kGemini, Present(*n.object, kGeminiKeys));
+  add(UsageShape::kTollgate, Present(*n.object, kTollgateKeys));
+  std::vector<std::string_view> shared = Present(*n.object, kSharedKeys);
+  if (found.size() > 1) {
+    return Bad(n.path, absl::StrCat("mixes the ", AbslView(ToString(found[0].shape)), " field ",
+                                    AbslView(found[0].keys[0]), " with the ",
+                                    AbslView(ToString(found[1].shape)), " field ",
+                                    AbslView(found[1].keys[0])));
+  }
+  if (found.size() == 1) {
+    UsageShape shape = found[0].shape;
+    // Chat Completions has total_tokens too, but never input_tokens or output_tokens.
+    for (std::string_view key : shared) {
+      if (shape == UsageShape::kGemini ||
+          (shape == UsageShape::kOpenAiChat && key != "total_tokens")) {
+        return Bad(n.path, absl::StrCat("mixes the ", AbslView(ToString(shape)), " field ",
+                                        AbslView(found[0].keys[0]), " with ", AbslView(key)));
+      }
+    }
+    return shape;
+  }
+  if (shared.empty()) {
+    return Bad(n.path,
+               "has no token counts of a known shape (OpenAI, Anthropic, Gemini, tollgate)");
+  }
+  // input_tokens / output_tokens alone read the same in the three shapes that share
+  // them; the hint only picks the name reported.
+  if (hint == "anthropic") return UsageShape::kAnthropic;
+  if (hint == "openai") return UsageShape::kOpenAiResponses;
+  return UsageShape::kTollgate;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view ToString(UsageShape shape) {
+  switch (shape) {
+    case UsageShape::kOpenAiChat:
+      return "openai_chat";
+    case UsageShape::kOpenAiResponses:
+      return "openai_responses";
+    case UsageShape::kAnthropic:
+      return "anthropic";
+    case UsageShape::kGemini:
+      return "gemini";
+    case UsageShape::kTollgate:
+      return "tollgate";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<Usage> NormalizeUsage(const boost::json::value& usage,
+                                     std::string_view provider_hint) {
+  return NormalizeUsage(usage, provider_hint, nullptr);
+}
+
+absl::StatusOr<Usage> NormalizeUsage(const boost::json::value& usage,
+                                     std::string_view provider_hint, UsageShape* shape) {
+  const boost::json::object* o = usage.if_object();
+  if (o == nullptr) return Bad("usage", "must be an object");
+  Node node{o, "usage"};
+  // A whole response or wrapper: use its usage block.
+  if (!HasAnyKnownKey(*o)) {
+    for (std::string_view key : {std::string_view("usageMetadata"), std::string_view("usage")}) {
+      const boost::json::value* inner = o->if_contains(JsonView(key));
+      if (inner == nullptr) continue;
+      const boost::json::object* io = inner->if_object();
+      if (io == nullptr) return Bad(key, "must be an object");
+      node = Node{io, std::string(key)};
+      break;
+    }
+  }
+  std::string hint = Lower(provider_hint);
+  absl::StatusOr<UsageShape> detected = Detect(node, hint);
+  if (!detected.ok()) return detected.status();
+  if (shape != nullptr) *shape = *detected;
+  switch (*detected) {
+    case UsageShape::kOpenAiChat:
+      return OpenAi(node, "prompt_tokens", "completion_tokens", "prompt_tokens_details",
+                    "completion_tokens_details");
+    case UsageShape::kOpenAiResponses:
+      return OpenAi(node, "input_tokens", "output_tokens", "input_tokens_details",
+                    "output_tokens_details");
+    case UsageShape::kAnthropic:
+      return Anthropic(node);
+    case UsageShape::kGemini:
+      return Gemini(node);
+    case UsageShape::kTollgate:
+      return Tollgate(node);
+  }
+  return Bad(node.path, "unknown shape");
+}
+
+}  // namespace tollgate::providers

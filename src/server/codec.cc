@@ -1,0 +1,244 @@
+#include "server/codec.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/money.h"
+#include "server/common/json_util.h"
+
+namespace tollgate::server {
+
+namespace json = boost::json;
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+json::object ToJson(const Scope& s) {
+  json::object o;
+  o["level"] = ToString(s.level);
+  if (s.level != Level::kGlobal) o["tenant_id"] = s.tenant_id;
+  if (s.level != Level::kGlobal && s.level != Level::kTenant) o["subject_id"] = s.subject_id;
+  return o;
+}
+
+json::object ToJson(const Window& w) {
+  return {{"unit", ToString(w.unit)}, {"size", w.size}, {"kind", ToString(w.kind)}};
+}
+
+json::value LimitAmountToJson(Metric m, int64_t amount) {
+  if (m == Metric::kCostUsd) return core::UsdToDouble(amount);
+  return amount;
+}
+
+json::object ToJson(const Limit& l) {
+  json::object o;
+  o["id"] = l.id;
+  o["scope"] = ToJson(l.scope);
+  o["metric"] = ToString(l.metric);
+  o["window"] = ToJson(l.window);
+  o["limit"] = LimitAmountToJson(l.metric, l.limit);
+  json::array models;
+  for (const auto& m : l.models) models.push_back(json::string(m));
+  o["models"] = std::move(models);
+  o["action"] = ToString(l.action);
+  o["mode"] = ToString(l.mode);
+  json::array thresholds;
+  for (double t : l.alert_thresholds) thresholds.push_back(t);
+  o["alert_thresholds"] = std::move(thresholds);
+  if (!l.owner.empty()) o["owner"] = l.owner;
+  o["created_at"] = Rfc3339(l.created_at);
+  o["updated_at"] = Rfc3339(l.updated_at);
+  return o;
+}
+
+json::object ToJson(const LimitStatus& s) {
+  json::object o;
+  o["id"] = s.limit.id;
+  o["scope"] = ToJson(s.limit.scope);
+  o["subject"] = s.subject;
+  o["metric"] = ToString(s.limit.metric);
+  o["window"] = ToJson(s.limit.window);
+  o["limit"] = LimitAmountToJson(s.limit.metric, s.limit.limit);
+  o["used"] = LimitAmountToJson(s.limit.metric, s.used);
+  o["reserved"] = LimitAmountToJson(s.limit.metric, s.reserved);
+  o["remaining"] = LimitAmountToJson(s.limit.metric, s.remaining);
+  o["window_start"] = Rfc3339(s.window_start);
+  o["resets_at"] = Rfc3339(s.resets_at);
+  o["action"] = ToString(s.limit.action);
+  o["mode"] = ToString(s.mode);
+  return o;
+}
+
+json::array ToJson(const std::vector<LimitStatus>& limits) {
+  json::array a;
+  for (const auto& s : limits) a.push_back(ToJson(s));
+  return a;
+}
+
+json::object ToJson(const Tenant& t) {
+  return {{"id", t.id},
+          {"name", t.name},
+          {"timezone", t.timezone},
+          {"mode", ToString(t.mode)},
+          {"created_at", Rfc3339(t.created_at)}};
+}
+
+json::object ToJson(const ApiKey& k) {
+  json::object o{{"id", k.id}, {"role", ToString(k.role)}, {"name", k.name}};
+  o["tenant_id"] = k.tenant_id.empty() ? json::value(nullptr) : json::value(k.tenant_id);
+  o["user_id"] = k.user_id.empty() ? json::value(nullptr) : json::value(k.user_id);
+  o["created_at"] = Rfc3339(k.created_at);
+  return o;
+}
+
+json::object ToJson(const Usage& u) {
+  return {{"input_tokens", u.input_tokens},
+          {"output_tokens", u.output_tokens},
+          {"cached_input_tokens", u.cached_input_tokens},
+          {"cache_write_tokens", u.cache_write_tokens},
+          {"reasoning_tokens", u.reasoning_tokens},
+          {"total_tokens", u.total_tokens}};
+}
+
+json::object ToJson(const UsageEvent& e) {
+  json::object o;
+  o["event_id"] = e.event_id;
+  o["ts"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", e.ts, absl::UTCTimeZone());
+  o["tenant_id"] = e.tenant_id;
+  o["user_id"] = e.user_id;
+  o["agent"] = e.agent;
+  o["key_id"] = e.key_id;
+  o["request_id"] = e.request_id;
+  o["idempotency_key"] = e.idempotency_key;
+  o["provider"] = e.provider;
+  o["model"] = e.model;
+  o["model_used"] = e.model_used;
+  o["endpoint"] = e.endpoint;
+  for (auto& [k, v] : ToJson(e.usage)) o[k] = v;
+  o["input_cost_usd"] = core::UsdToDouble(e.cost.input);
+  o["output_cost_usd"] = core::UsdToDouble(e.cost.output);
+  o["cost_usd"] = core::UsdToDouble(e.cost.Total());
+  o["latency_ms"] = e.latency_ms;
+  o["status"] = ToString(e.status);
+  o["decision"] = ToString(e.decision);
+  o["estimated"] = e.estimated;
+  return o;
+}
+
+json::object ToJson(const Price& p) {
+  json::object o;
+  o["provider"] = p.provider;
+  o["model"] = p.model;
+  o["input_per_mtok"] = core::FormatUsd(p.input_per_mtok);
+  o["output_per_mtok"] = core::FormatUsd(p.output_per_mtok);
+  o["cached_input_per_mtok"] = core::FormatUsd(p.cached_input_per_mtok);
+  o["cache_write_per_mtok"] = core::FormatUsd(p.cache_write_per_mtok);
+  o["tier"] = p.tier;
+  o["source"] = p.is_override ? "override" : "catalog";
+  return o;
+}
+
+namespace {
+
+template <typename E>
+absl::StatusOr<E> ParseEnum(const JsonReader& f, std::string_view key,
+                            std::optional<E> (*parse)(std::string_view), std::optional<E> dflt,
+                            std::string_view allowed) {
+  absl::StatusOr<std::optional<std::string>> s = f.NonEmptyString(key, 64);
+  if (!s.ok()) return s.status();
+  if (!s->has_value()) {
+    if (dflt) return *dflt;
+    return absl::InvalidArgumentError(absl::StrCat("field '", f.FieldName(key), "' is required"));
+  }
+  if (std::optional<E> e = parse(**s)) return *e;
+  return absl::InvalidArgumentError(
+      absl::StrCat("field '", f.FieldName(key), "' must be one of ", std::string(allowed)));
+}
+
+}  // namespace
+
+absl::StatusOr<Limit> LimitFromJson(const json::value& body) {
+  if (!body.is_object()) return absl::InvalidArgumentError("a limit must be a JSON object");
+  JsonReader f(body.as_object());
+  Limit l;
+  absl::StatusOr<std::optional<std::string>> id = f.NonEmptyString("id", 128);
+  if (!id.ok()) return id.status();
+  if (id->has_value()) l.id = **id;
+
+  absl::StatusOr<JsonReader> sf = f.RequiredObject("scope");
+  if (!sf.ok()) return sf.status();
+  absl::StatusOr<Level> level =
+      ParseEnum<Level>(*sf, "level", ParseLevel, std::nullopt, "global, tenant, user, agent, key");
+  if (!level.ok()) return level.status();
+  l.scope.level = *level;
+  for (auto [key, out] : {std::pair{"tenant_id", &l.scope.tenant_id},
+                          std::pair{"subject_id", &l.scope.subject_id}}) {
+    absl::StatusOr<std::optional<std::string>> v = sf->NonEmptyString(key, 128);
+    if (!v.ok()) return v.status();
+    if (v->has_value()) *out = **v;
+  }
+
+  absl::StatusOr<Metric> metric = ParseEnum<Metric>(
+      f, "metric", ParseMetric, std::nullopt,
+      "tokens, input_tokens, output_tokens, cost_usd, requests");
+  if (!metric.ok()) return metric.status();
+  l.metric = *metric;
+
+  absl::StatusOr<JsonReader> wf = f.RequiredObject("window");
+  if (!wf.ok()) return wf.status();
+  absl::StatusOr<WindowUnit> unit = ParseEnum<WindowUnit>(
+      *wf, "unit", ParseWindowUnit, std::nullopt, "minute, hour, day, week, month");
+  if (!unit.ok()) return unit.status();
+  l.window.unit = *unit;
+  absl::StatusOr<std::optional<int64_t>> size = wf->NonNegativeInt("size");
+  if (!size.ok()) return size.status();
+  if (size->has_value() && (**size < 1 || **size > 1000))
+    return absl::InvalidArgumentError("field 'window.size' must be between 1 and 1000");
+  l.window.size = static_cast<int32_t>(size->value_or(1));
+  WindowKind default_kind = (l.window.unit == WindowUnit::kMinute || l.window.unit == WindowUnit::kHour)
+                                ? WindowKind::kRolling
+                                : WindowKind::kCalendar;
+  absl::StatusOr<WindowKind> kind =
+      ParseEnum<WindowKind>(*wf, "kind", ParseWindowKind, default_kind, "calendar, rolling");
+  if (!kind.ok()) return kind.status();
+  l.window.kind = *kind;
+
+  if (!f.Has("limit")) return absl::InvalidArgumentError("field 'limit' is required");
+  if (l.metric == Metric::kCostUsd) {
+    absl::StatusOr<std::optional<double>> usd = f.Double("limit");
+    if (!usd.ok()) return usd.status();
+    absl::StatusOr<Nanos> nanos = core::UsdFromDouble(**usd);
+    if (!nanos.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat("field 'limit' must be a non-negative USD amount: ", nanos.status().message()));
+    l.limit = *nanos;
+  } else {
+    absl::StatusOr<std::optional<int64_t>> n = f.NonNegativeInt("limit");
+    if (!n.ok()) return n.status();
+    l.limit = **n;
+  }
+
+  absl::StatusOr<std::optional<std::vector<std::string>>> models = f.StringArray("models", 64);
+  if (!models.ok()) return models.status();
+  if (models->has_value()) l.models = std::move(**models);
+
+  absl::StatusOr<Action> action = ParseEnum<Action>(f, "action", ParseAction, Action::kDeny, "deny, downgrade");
+  if (!action.ok()) return action.status();
+  l.action = *action;
+  absl::StatusOr<Mode> mode =
+      ParseEnum<Mode>(f, "mode", ParseMode, Mode::kInherit, "inherit, off, shadow, enforce");
+  if (!mode.ok()) return mode.status();
+  l.mode = *mode;
+
+  if (const json::value* t = body.as_object().if_contains("alert_thresholds"); t && !t->is_null()) {
+    if (!t->is_array() || t->as_array().size() > 16)
+      return absl::InvalidArgumentError("field 'alert_thresholds' must be an array of at most 16 numbers");
+    for (const json::value& x : t->as_array()) {
+      if (!x.is_number())
+        return absl::InvalidArgumentError("field 'alert_thresholds' must be an array of numbers");
+      l.alert_thresholds.push_back(x.to_number<double>());
+    }
+  }
+  return l;
+}
+
+}  // namespace tollgate::server

@@ -1,0 +1,36 @@
+#pragma once
+
+// JSON forms of tollgate's records, as the HTTP API speaks them (docs/api.md).
+// Money goes out as decimal USD numbers; cost_usd limits speak USD too.
+
+#include <string>
+
+#include <boost/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "tollgate/engine.h"
+#include "tollgate/types.h"
+
+namespace tollgate::server {
+
+std::string Rfc3339(absl::Time t);  // RFC 3339, UTC, seconds precision
+boost::json::object ToJson(const Scope& s);
+boost::json::object ToJson(const Window& w);
+boost::json::object ToJson(const Limit& l);
+boost::json::object ToJson(const LimitStatus& s);
+boost::json::array ToJson(const std::vector<LimitStatus>& limits);
+boost::json::object ToJson(const Tenant& t);
+boost::json::object ToJson(const ApiKey& k);  // never the hash
+boost::json::object ToJson(const Usage& u);
+boost::json::object ToJson(const UsageEvent& e);
+boost::json::object ToJson(const Price& p);
+
+// A limit amount in API units: USD for cost_usd, a count otherwise.
+boost::json::value LimitAmountToJson(Metric m, int64_t amount);
+
+// Parses a limit from a request body. Missing `window.kind` defaults to rolling for
+// minute and hour windows and calendar otherwise. `id` is taken from the body when
+// present (PUT passes the path id instead).
+absl::StatusOr<Limit> LimitFromJson(const boost::json::value& body);
+
+}  // namespace tollgate::server

@@ -1,0 +1,121 @@
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace tollgate::server {
+
+// Deepest nesting of arrays and objects accepted in a request body.
+inline constexpr int kMaxJsonDepth = 32;
+
+// Parses a request body strictly: one JSON value, valid UTF-8, no comments or trailing
+// commas, at most `max_depth` levels. Errors are InvalidArgument ("JSON nested too deep
+// (more than 32 levels)", "malformed JSON at byte 17: ..."). Never throws.
+absl::StatusOr<boost::json::value> ParseJson(std::string_view body, int max_depth = kMaxJsonDepth);
+
+// ParseJson, and the value must be an object ("request body must be a JSON object").
+absl::StatusOr<boost::json::object> ParseJsonObject(std::string_view body,
+                                                    int max_depth = kMaxJsonDepth);
+
+// Typed, strict reads of the fields of one JSON object, with errors that name the
+// field (InvalidArgument, e.g. "field 'input_tokens' must be a non-negative integer
+// below 2^63"). Nested readers prefix the path: "field 'usage.input_tokens' ...".
+//
+// Each type has two readers: `X(key)` returns nullopt when the field is absent or null,
+// `RequiredX(key)` fails with "field 'key' is required" instead. A present field of the
+// wrong type is always an error: nothing is coerced (no "5" for 5, no 5.0 for 5).
+//
+//   JsonReader r(body);
+//   auto user = r.RequiredId("user_id");
+//   if (!user.ok()) return ErrorResponse(user.status());
+//   auto max_out = r.NonNegativeInt("max_output_tokens");  // StatusOr<optional<int64_t>>
+//
+// The reader views `object`, which must outlive it and the readers it returns.
+// Thread safety: const methods only; safe to share once built.
+class JsonReader {
+ public:
+  explicit JsonReader(const boost::json::object& object, std::string path_prefix = "");
+
+  // Any JSON string (possibly empty).
+  absl::StatusOr<std::optional<std::string>> String(std::string_view key) const;
+  absl::StatusOr<std::string> RequiredString(std::string_view key) const;
+
+  // A non-empty string of at most `max_len` bytes.
+  absl::StatusOr<std::optional<std::string>> NonEmptyString(std::string_view key,
+                                                            size_t max_len = 4096) const;
+  absl::StatusOr<std::string> RequiredNonEmptyString(std::string_view key,
+                                                     size_t max_len = 4096) const;
+
+  // An id: 1–128 characters of [A-Za-z0-9._:@-] (tenant, user, agent ids).
+  absl::StatusOr<std::optional<std::string>> Id(std::string_view key) const;
+  absl::StatusOr<std::string> RequiredId(std::string_view key) const;
+
+  // One of `allowed` (e.g. {"off", "shadow", "enforce"}); the error lists them.
+  absl::StatusOr<std::optional<std::string>> Enum(
+      std::string_view key, std::initializer_list<std::string_view> allowed) const;
+  absl::StatusOr<std::string> RequiredEnum(std::string_view key,
+                                           std::initializer_list<std::string_view> allowed) const;
+
+  // An integer in [0, 2^63). Rejects negatives, fractions, any number written with a
+  // fraction or exponent, values >= 2^63, and strings.
+  absl::StatusOr<std::optional<int64_t>> NonNegativeInt(std::string_view key) const;
+  absl::StatusOr<int64_t> RequiredNonNegativeInt(std::string_view key) const;
+
+  // Any integer in [-2^63, 2^63).
+  absl::StatusOr<std::optional<int64_t>> Int(std::string_view key) const;
+  absl::StatusOr<int64_t> RequiredInt(std::string_view key) const;
+
+  absl::StatusOr<std::optional<bool>> Bool(std::string_view key) const;
+  absl::StatusOr<bool> RequiredBool(std::string_view key) const;
+
+  // Any finite number, integers included.
+  absl::StatusOr<std::optional<double>> Double(std::string_view key) const;
+  absl::StatusOr<double> RequiredDouble(std::string_view key) const;
+
+  // An array of strings, at most `max_items`.
+  absl::StatusOr<std::optional<std::vector<std::string>>> StringArray(
+      std::string_view key, size_t max_items = 1024) const;
+  absl::StatusOr<std::vector<std::string>> RequiredStringArray(std::string_view key,
+                                                               size_t max_items = 1024) const;
+
+  // A nested object, read with its own reader (errors say "field 'usage.x' ...").
+  absl::StatusOr<std::optional<JsonReader>> Object(std::string_view key) const;
+  absl::StatusOr<JsonReader> RequiredObject(std::string_view key) const;
+
+  // The raw value, or nullptr when absent (null is returned as a null value). For
+  // fields of free shape (e.g. a provider's `usage` object, chat `messages`).
+  const boost::json::value* Raw(std::string_view key) const;
+
+  bool Has(std::string_view key) const;
+
+  // Fails naming the first field of the object that is not in `known`
+  // ("unknown field 'foo'").
+  absl::Status RejectUnknownFields(std::initializer_list<std::string_view> known) const;
+  absl::Status RejectUnknownFields(const std::vector<std::string_view>& known) const;
+
+  // The full name of `key` as errors show it ("usage.input_tokens").
+  std::string FieldName(std::string_view key) const;
+
+  const boost::json::object& object() const { return *object_; }
+
+ private:
+  // The value of `key` unless absent or null.
+  const boost::json::value* Present(std::string_view key) const;
+  absl::Status Invalid(std::string_view key, std::string_view what) const;
+  absl::Status Missing(std::string_view key) const;
+
+  const boost::json::object* object_;
+  std::string prefix_;
+};
+
+}  // namespace tollgate::server

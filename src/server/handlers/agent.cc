@@ -1,0 +1,204 @@
+// The agent API: check before a call, report after it, release an unused reservation,
+// and read the limits that apply.
+#include <boost/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "core/ids.h"
+#include "core/money.h"
+#include "providers/usage.h"
+#include "server/codec.h"
+#include "server/handlers/common.h"
+#include "server/handlers/routes.h"
+#include "server/http/await_callback.h"
+
+namespace tollgate::server::handlers {
+namespace {
+
+namespace json = boost::json;
+namespace http = boost::beast::http;
+using boost::asio::awaitable;
+
+constexpr std::initializer_list<Role> kAgentRoles = {Role::kAdmin, Role::kTenantAdmin, Role::kAgent};
+
+// Reads who is calling which model: user_id / agent from the body or the
+// X-Tollgate-User / X-Tollgate-Agent headers; provider and model from the body.
+absl::StatusOr<CallContext> ReadCall(const RequestContext& ctx, const Caller& caller,
+                                     const JsonReader& f, bool need_model) {
+  CallContext call;
+  call.tenant_id = caller.tenant_id;
+  call.key_id = caller.key.id;
+  absl::StatusOr<std::string> user = IdOrEmpty(f, "user_id");
+  if (!user.ok()) return user.status();
+  call.user_id = *user;
+  if (call.user_id.empty() && !ctx.Header("x-tollgate-user").empty()) {
+    call.user_id = std::string(ctx.Header("x-tollgate-user"));
+    if (!core::IsValidId(call.user_id))
+      return absl::InvalidArgumentError("header 'X-Tollgate-User' is not a valid id");
+  }
+  absl::StatusOr<std::string> agent = IdOrEmpty(f, "agent");
+  if (!agent.ok()) return agent.status();
+  call.agent = *agent;
+  if (call.agent.empty() && !ctx.Header("x-tollgate-agent").empty()) {
+    call.agent = std::string(ctx.Header("x-tollgate-agent"));
+    if (!core::IsValidId(call.agent))
+      return absl::InvalidArgumentError("header 'X-Tollgate-Agent' is not a valid id");
+  }
+  if (need_model) {
+    absl::StatusOr<std::string> provider = f.RequiredId("provider");
+    if (!provider.ok()) return provider.status();
+    call.provider = *provider;
+    absl::StatusOr<std::string> model = f.RequiredNonEmptyString("model", 256);
+    if (!model.ok()) return model.status();
+    call.model = *model;
+  }
+  return call;
+}
+
+json::object CheckJson(const CheckAnswer& a) {
+  const CheckResult& r = a.result;
+  json::object o;
+  o["allowed"] = r.allowed;
+  o["decision"] = ToString(r.decision);
+  o["model"] = a.model;
+  o["reservation_id"] = r.reservation_id.empty() ? json::value(nullptr) : json::value(r.reservation_id);
+  o["expires_at"] = r.reservation_id.empty() ? json::value(nullptr) : json::value(Rfc3339(r.expires_at));
+  o["limits"] = ToJson(r.limits);
+  if (!r.reason.empty()) o["reason"] = r.reason;
+  if (r.retry_after)
+    o["retry_after_s"] = std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*r.retry_after, absl::Seconds(1))));
+  if (r.blocking) o["blocking_limit_id"] = r.blocking->limit.id;
+  return o;
+}
+
+awaitable<Response> Check(RequestContext& ctx, Metering* m) {
+  absl::StatusOr<Caller> caller = Authenticate(ctx, *m, kAgentRoles);
+  if (!caller.ok()) co_return ErrorResponse(caller.status());
+  absl::StatusOr<json::object> body = BodyObject(ctx);
+  if (!body.ok()) co_return ErrorResponse(body.status());
+  JsonReader f(*body);
+  absl::StatusOr<std::string> tenant = IdOrEmpty(f, "tenant_id");
+  if (!tenant.ok()) co_return ErrorResponse(tenant.status());
+  if (absl::Status s = ResolveTenant(ctx, *m, *caller, true, *tenant); !s.ok())
+    co_return ErrorResponse(s);
+  absl::StatusOr<CallContext> call = ReadCall(ctx, *caller, f, true);
+  if (!call.ok()) co_return ErrorResponse(call.status());
+  CheckRequest req;
+  req.ctx = *call;
+  absl::StatusOr<std::optional<int64_t>> input = f.NonNegativeInt("input_tokens");
+  if (!input.ok()) co_return ErrorResponse(input.status());
+  if (!input->has_value())
+    co_return ErrorResponse(absl::InvalidArgumentError("field 'input_tokens' is required"));
+  req.input_tokens = **input;
+  absl::StatusOr<std::optional<int64_t>> max_out = f.NonNegativeInt("max_output_tokens");
+  if (!max_out.ok()) co_return ErrorResponse(max_out.status());
+  req.max_output_tokens = *max_out;
+  co_return Ok(CheckJson(m->Check(req)));
+}
+
+awaitable<Response> Report(RequestContext& ctx, Metering* m) {
+  absl::StatusOr<Caller> caller = Authenticate(ctx, *m, kAgentRoles);
+  if (!caller.ok()) co_return ErrorResponse(caller.status());
+  absl::StatusOr<json::object> body = BodyObject(ctx);
+  if (!body.ok()) co_return ErrorResponse(body.status());
+  JsonReader f(*body);
+  absl::StatusOr<std::string> tenant = IdOrEmpty(f, "tenant_id");
+  if (!tenant.ok()) co_return ErrorResponse(tenant.status());
+  if (absl::Status s = ResolveTenant(ctx, *m, *caller, true, *tenant); !s.ok())
+    co_return ErrorResponse(s);
+  absl::StatusOr<CallContext> call = ReadCall(ctx, *caller, f, true);
+  if (!call.ok()) co_return ErrorResponse(call.status());
+  ReportRequest req;
+  req.ctx = *call;
+  absl::StatusOr<std::string> idem = f.RequiredNonEmptyString("idempotency_key", 256);
+  if (!idem.ok()) co_return ErrorResponse(idem.status());
+  req.idempotency_key = *idem;
+  for (auto [key, out] : {std::pair{"reservation_id", &req.reservation_id},
+                          std::pair{"request_id", &req.request_id},
+                          std::pair{"model_used", &req.model_used},
+                          std::pair{"endpoint", &req.endpoint}}) {
+    absl::StatusOr<std::optional<std::string>> v = f.NonEmptyString(key, 256);
+    if (!v.ok()) co_return ErrorResponse(v.status());
+    if (v->has_value()) *out = **v;
+  }
+  const json::value* usage = body->if_contains("usage");
+  if (usage == nullptr || usage->is_null())
+    co_return ErrorResponse(absl::InvalidArgumentError("field 'usage' is required"));
+  absl::StatusOr<Usage> normalized = providers::NormalizeUsage(*usage, req.ctx.provider);
+  if (!normalized.ok()) co_return ErrorResponse(normalized.status());
+  req.usage = *normalized;
+  absl::StatusOr<std::optional<int64_t>> latency = f.NonNegativeInt("latency_ms");
+  if (!latency.ok()) co_return ErrorResponse(latency.status());
+  req.latency_ms = latency->value_or(0);
+  absl::StatusOr<std::optional<std::string>> status = f.NonEmptyString("status", 32);
+  if (!status.ok()) co_return ErrorResponse(status.status());
+  if (status->has_value()) {
+    std::optional<EventStatus> s = ParseEventStatus(**status);
+    if (!s)
+      co_return ErrorResponse(absl::InvalidArgumentError(
+          "field 'status' must be one of ok, error, cancelled, denied"));
+    req.status = *s;
+  }
+  absl::StatusOr<std::optional<bool>> estimated = f.Bool("estimated");
+  if (!estimated.ok()) co_return ErrorResponse(estimated.status());
+  req.estimated = estimated->value_or(false);
+
+  absl::StatusOr<ReportAnswer> answer = co_await AwaitCallback<absl::StatusOr<ReportAnswer>>(
+      [m, req = std::move(req)](std::function<void(absl::StatusOr<ReportAnswer>)> done) mutable {
+        m->Report(std::move(req), std::move(done));
+      });
+  if (!answer.ok()) co_return ErrorResponse(answer.status());
+  json::object o;
+  o["event_id"] = answer->event.event_id;
+  o["cost_usd"] = core::UsdToDouble(answer->event.cost.Total());
+  o["duplicate"] = answer->duplicate;
+  o["limits"] = ToJson(answer->limits);
+  co_return Ok(o);
+}
+
+awaitable<Response> Release(RequestContext& ctx, Metering* m) {
+  absl::StatusOr<Caller> caller = Authenticate(ctx, *m, kAgentRoles);
+  if (!caller.ok()) co_return ErrorResponse(caller.status());
+  absl::StatusOr<json::object> body = BodyObject(ctx);
+  if (!body.ok()) co_return ErrorResponse(body.status());
+  JsonReader f(*body);
+  absl::StatusOr<std::string> tenant = IdOrEmpty(f, "tenant_id");
+  if (!tenant.ok()) co_return ErrorResponse(tenant.status());
+  if (absl::Status s = ResolveTenant(ctx, *m, *caller, true, *tenant); !s.ok())
+    co_return ErrorResponse(s);
+  absl::StatusOr<std::string> id = f.RequiredNonEmptyString("reservation_id", 128);
+  if (!id.ok()) co_return ErrorResponse(id.status());
+  if (absl::Status s = m->Release(caller->tenant_id, *id); !s.ok()) co_return ErrorResponse(s);
+  co_return Ok(json::object{{"released", true}, {"reservation_id", *id}});
+}
+
+awaitable<Response> Status(RequestContext& ctx, Metering* m) {
+  absl::StatusOr<Caller> caller = Authorize(ctx, *m, kAgentRoles, true);
+  if (!caller.ok()) co_return ErrorResponse(caller.status());
+  absl::StatusOr<std::string> user = QueryId(ctx, "user_id");
+  if (!user.ok()) co_return ErrorResponse(user.status());
+  absl::StatusOr<std::string> agent = QueryId(ctx, "agent");
+  if (!agent.ok()) co_return ErrorResponse(agent.status());
+  CallContext call;
+  call.tenant_id = caller->tenant_id;
+  call.user_id = *user;
+  call.agent = *agent;
+  json::object o;
+  o["tenant_id"] = call.tenant_id;
+  o["user_id"] = call.user_id.empty() ? json::value(nullptr) : json::value(call.user_id);
+  o["agent"] = call.agent.empty() ? json::value(nullptr) : json::value(call.agent);
+  o["mode"] = ToString(m->TenantMode(call.tenant_id));
+  o["limits"] = ToJson(m->Status(call));
+  co_return Ok(o);
+}
+
+}  // namespace
+
+void AddAgentRoutes(Router& router, Metering* m) {
+  using http::verb;
+  router.Add(verb::post, "/api/agent/usage/check", [m](RequestContext& c) { return Check(c, m); });
+  router.Add(verb::post, "/api/agent/usage/report", [m](RequestContext& c) { return Report(c, m); });
+  router.Add(verb::post, "/api/agent/usage/release", [m](RequestContext& c) { return Release(c, m); });
+  router.Add(verb::get, "/api/agent/usage/status", [m](RequestContext& c) { return Status(c, m); });
+}
+
+}  // namespace tollgate::server::handlers

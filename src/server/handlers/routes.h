@@ -1,0 +1,20 @@
+#pragma once
+
+// The API routes. Each Add* registers one group on the router; handlers keep a pointer
+// to `metering`, which must outlive the router.
+
+#include "server/http/router.h"
+#include "server/metering.h"
+
+namespace tollgate::server::handlers {
+
+// POST /api/agent/usage/{check,report,release}, GET /api/agent/usage/status.
+void AddAgentRoutes(Router& router, Metering* metering);
+// /api/client/usage/*: status, limits CRUD, history, events, export.
+void AddClientRoutes(Router& router, Metering* metering);
+// /api/admin/*: tenants, keys, limits, usage summary and events, prices.
+void AddAdminRoutes(Router& router, Metering* metering);
+// /healthz, /readyz, /metrics.
+void AddOpsRoutes(Router& router, Metering* metering);
+
+}  // namespace tollgate::server::handlers

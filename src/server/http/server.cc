@@ -1,0 +1,631 @@
+#include "server/http/server.h"
+
+#include <algorithm>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "server/http/errors.h"
+
+namespace tollgate::server {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
+// Bytes asked for when waiting for the next request.
+constexpr size_t kReadSize = 16 * 1024;
+// Pipelined bytes kept while watching a streaming client for a disconnect.
+constexpr size_t kMaxWatchBuffer = 1024 * 1024;
+// How long an error answer that ends a connection waits for the client to stop
+// sending (the rest of an oversized body is read and dropped), so that the client
+// reads the answer instead of a reset.
+constexpr std::chrono::milliseconds kLingerTime = std::chrono::seconds(2);
+
+class Session;
+
+bool IsHttpParseError(const beast::error_code& ec) {
+  return &ec.category() == &http::make_error_code(http::error::bad_version).category();
+}
+
+std::string FormatEndpoint(const tcp::endpoint& ep) {
+  if (ep.address().is_v6()) return absl::StrCat("[", ep.address().to_string(), "]:", ep.port());
+  return absl::StrCat(ep.address().to_string(), ":", ep.port());
+}
+
+}  // namespace
+
+struct HttpServer::State {
+  State(const ServerOptions& opts, const Router* r)
+      : options(opts),
+        router(r),
+        ioc(std::max(1, opts.threads)),
+        control(net::make_strand(ioc)),
+        acceptor(control),
+        timer(control) {}
+
+  void Register(const std::shared_ptr<Session>& session);
+  void Unregister(Session* session);
+  void ForEachSession(void (Session::*fn)());
+  net::awaitable<void> Listen();
+  net::awaitable<void> Drain();
+
+  const ServerOptions options;
+  const Router* const router;
+
+  std::mutex mu;
+  absl::flat_hash_map<Session*, std::weak_ptr<Session>> sessions;  // GUARDED_BY(mu)
+  std::atomic<bool> stopping{false};
+
+  std::atomic<uint64_t> accepted{0}, rejected{0}, open{0}, requests{0}, timeouts{0},
+      too_large{0}, headers_too_large{0}, handler_exceptions{0};
+
+  // Destroyed before `sessions`: destroying the io_context destroys pending handlers,
+  // and with them sessions, which unregister.
+  net::io_context ioc;
+  net::strand<net::io_context::executor_type> control;  // acceptor and timer
+  tcp::acceptor acceptor;
+  net::steady_timer timer;
+
+  std::mutex threads_mu;
+  std::vector<std::thread> threads;  // GUARDED_BY(threads_mu)
+};
+
+namespace {
+
+// One connection: reads requests, hands them to the router, writes the answers. Also
+// the ResponseWriter of the request in progress. Everything runs on `executor()`.
+class Session final : public ResponseWriter, public std::enable_shared_from_this<Session> {
+ public:
+  Session(HttpServer::State* state, tcp::socket socket)
+      : state_(state), stream_(std::move(socket)), watch_done_(stream_.get_executor()) {
+    beast::error_code ec;
+    tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_addr_ = FormatEndpoint(peer);
+  }
+
+  ~Session() override {
+    state_->Unregister(this);
+    state_->open.fetch_sub(1);
+  }
+
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  net::awaitable<void> Run(std::shared_ptr<Session> self);
+
+  // Graceful stop: an idle connection closes now, a busy one after its answer.
+  void BeginStop() {
+    stopping_ = true;
+    if (idle_) stream_.cancel();
+  }
+
+  // After the grace period: closes the connection and tells a handler that watches
+  // (OnClientGone) that its client is gone.
+  void ForceClose() {
+    stream_.close();
+    MarkGone();
+  }
+
+  // ResponseWriter.
+  net::awaitable<bool> DoWriteHeader(http::status status, std::string_view content_type,
+                                     HeaderList extra_headers) override;
+  net::awaitable<bool> WriteChunk(std::string_view data) override;
+  net::awaitable<bool> Finish() override;
+  bool header_written() const override { return header_written_; }
+  bool client_gone() const override { return gone_; }
+  void OnClientGone(std::function<void()> callback) override;
+
+ private:
+  // Reads one request. False ends the connection (already answered when needed).
+  net::awaitable<bool> ReadRequest(std::optional<http::request_parser<http::string_body>>& p);
+  // Runs the handler and writes its answer. False ends the connection.
+  net::awaitable<bool> Respond(Request& req);
+  // Answers an unreadable request and lingers so the client sees the answer.
+  net::awaitable<void> Reject(http::status status, std::string_view code,
+                              std::string_view message, unsigned version);
+  bool Wrote(const beast::error_code& ec);
+  void MarkGone();
+  void StartWatch();
+  net::awaitable<void> StopWatch();
+
+  HttpServer::State* const state_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::string remote_addr_;
+  bool idle_ = false;
+  bool stopping_ = false;
+
+  // Per request: the streaming state.
+  unsigned version_ = 11;
+  bool header_written_ = false;
+  bool chunked_ = false;
+  bool finished_ = false;
+  bool finish_ok_ = false;
+  bool gone_ = false;
+  std::function<void()> on_gone_;
+  // The disconnect watch: a read on the socket while the handler runs.
+  bool watching_ = false;
+  bool watch_stop_ = false;
+  net::steady_timer watch_done_;
+};
+
+net::awaitable<void> Session::Run(std::shared_ptr<Session> self) {
+  // `self` keeps the session alive while the coroutine runs.
+  while (!stopping_ && !state_->stopping.load(std::memory_order_relaxed)) {
+    std::optional<http::request_parser<http::string_body>> parser;
+    if (!co_await ReadRequest(parser)) break;
+    stream_.expires_never();
+    state_->requests.fetch_add(1, std::memory_order_relaxed);
+    Request req = parser->release();
+    if (!co_await Respond(req)) break;
+  }
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.socket().close(ec);
+}
+
+net::awaitable<bool> Session::ReadRequest(
+    std::optional<http::request_parser<http::string_body>>& parser) {
+  const ServerOptions& opt = state_->options;
+  if (buffer_.size() == 0) {
+    idle_ = true;
+    stream_.expires_after(opt.idle_timeout);
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadSize), kNoThrow);
+    idle_ = false;
+    if (ec) co_return false;  // closed, idle timeout or stop
+    buffer_.commit(n);
+  }
+  parser.emplace();
+  parser->header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+  parser->body_limit(opt.max_body_bytes);
+  stream_.expires_after(opt.read_timeout);
+  {
+    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, *parser, kNoThrow);
+    if (ec == http::error::header_limit) {
+      state_->headers_too_large.fetch_add(1, std::memory_order_relaxed);
+      co_await Reject(http::status::request_header_fields_too_large, "headers_too_large",
+                      "request headers are too large", 11);
+      co_return false;
+    }
+    if (ec == http::error::body_limit) {  // Content-Length over the limit
+      state_->too_large.fetch_add(1, std::memory_order_relaxed);
+      co_await Reject(http::status::payload_too_large, "body_too_large",
+                      absl::StrCat("request body is larger than ", opt.max_body_bytes, " bytes"),
+                      parser->get().version());
+      co_return false;
+    }
+    if (ec == beast::error::timeout) {
+      state_->timeouts.fetch_add(1, std::memory_order_relaxed);
+      co_return false;
+    }
+    if (ec && IsHttpParseError(ec) && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      co_await Reject(http::status::bad_request, "malformed_request", "malformed HTTP request",
+                      11);
+      co_return false;
+    }
+    if (ec) co_return false;
+  }
+  const auto& head = parser->get();
+  boost::optional<std::uint64_t> length = parser->content_length();
+  if (length && *length > opt.max_body_bytes) {
+    state_->too_large.fetch_add(1, std::memory_order_relaxed);
+    co_await Reject(http::status::payload_too_large, "body_too_large",
+                    absl::StrCat("request body is larger than ", opt.max_body_bytes, " bytes"),
+                    head.version());
+    co_return false;
+  }
+  if (!parser->is_done()) {
+    auto expect = head[http::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      http::response<http::empty_body> cont{http::status::continue_, head.version()};
+      stream_.expires_after(opt.write_timeout);
+      auto [ec, n] = co_await http::async_write(stream_, cont, kNoThrow);
+      if (ec) co_return false;
+      stream_.expires_after(opt.read_timeout);
+    }
+    auto [ec, n] = co_await http::async_read(stream_, buffer_, *parser, kNoThrow);
+    if (ec == http::error::body_limit) {
+      state_->too_large.fetch_add(1, std::memory_order_relaxed);
+      co_await Reject(http::status::payload_too_large, "body_too_large",
+                      absl::StrCat("request body is larger than ", opt.max_body_bytes, " bytes"),
+                      head.version());
+      co_return false;
+    }
+    if (ec == beast::error::timeout) {
+      state_->timeouts.fetch_add(1, std::memory_order_relaxed);
+      co_return false;
+    }
+    if (ec && IsHttpParseError(ec) && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      co_await Reject(http::status::bad_request, "malformed_request", "malformed request body",
+                      head.version());
+      co_return false;
+    }
+    if (ec) co_return false;
+  }
+  co_return true;
+}
+
+net::awaitable<void> Session::Reject(http::status status, std::string_view code,
+                                     std::string_view message, unsigned version) {
+  Response res = JsonError(status, "invalid_request_error", code, message);
+  res.version(version);
+  res.keep_alive(false);
+  res.prepare_payload();
+  stream_.expires_after(state_->options.write_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, res, kNoThrow);
+  if (ec) co_return;
+  // Half-close, then drop whatever the client still sends until it closes too or the
+  // linger time is up: closing with unread data would reset the connection and the
+  // client could lose the answer.
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.expires_after(std::min<std::chrono::milliseconds>(kLingerTime,
+                                                            state_->options.read_timeout));
+  auto sink = std::make_unique<char[]>(kReadSize);
+  for (;;) {
+    auto [rec, rn] =
+        co_await stream_.async_read_some(net::buffer(sink.get(), kReadSize), kNoThrow);
+    if (rec) break;
+  }
+}
+
+net::awaitable<bool> Session::Respond(Request& req) {
+  version_ = req.version();
+  header_written_ = chunked_ = finished_ = finish_ok_ = gone_ = false;
+  on_gone_ = nullptr;
+
+  RequestContext ctx{.req = req,
+                     .url = {},
+                     .path = {},
+                     .params = {},
+                     .remote_addr = remote_addr_,
+                     .executor = executor(),
+                     .writer = this};
+  Response res;
+  bool threw = false;
+  try {
+    res = co_await state_->router->Dispatch(ctx);
+  } catch (const std::exception& e) {
+    spdlog::error("handler for {} {} threw: {}", std::string_view(req.method_string()),
+                  std::string_view(req.target()), e.what());
+    threw = true;
+  } catch (...) {
+    spdlog::error("handler for {} {} threw", std::string_view(req.method_string()),
+                  std::string_view(req.target()));
+    threw = true;
+  }
+
+  bool keep_alive = req.keep_alive() && !stopping_;
+  if (header_written_) {
+    if (!finished_) co_await Finish();
+    keep_alive = keep_alive && chunked_ && finish_ok_;
+  } else {
+    if (threw) {
+      state_->handler_exceptions.fetch_add(1, std::memory_order_relaxed);
+      res = JsonError(http::status::internal_server_error, "internal_error", "internal",
+                      "internal server error");
+    }
+    keep_alive = keep_alive && res.keep_alive();
+    res.version(req.version());
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    stream_.expires_after(state_->options.write_timeout);
+    auto [ec, n] = co_await http::async_write(stream_, res, kNoThrow);
+    if (!Wrote(ec)) keep_alive = false;
+  }
+  on_gone_ = nullptr;
+  co_await StopWatch();
+  co_return keep_alive && !gone_ && !stopping_;
+}
+
+bool Session::Wrote(const beast::error_code& ec) {
+  if (!ec) return true;
+  if (ec == beast::error::timeout) state_->timeouts.fetch_add(1, std::memory_order_relaxed);
+  MarkGone();
+  return false;
+}
+
+void Session::MarkGone() {
+  if (gone_) return;
+  gone_ = true;
+  if (on_gone_) {
+    std::function<void()> callback = std::move(on_gone_);
+    on_gone_ = nullptr;
+    callback();
+  }
+}
+
+net::awaitable<bool> Session::DoWriteHeader(http::status status,
+                                            std::string_view content_type,
+                                            HeaderList extra_headers) {
+  if (header_written_) co_return false;
+  header_written_ = true;
+  http::response<http::empty_body> head{status, version_};
+  head.set(http::field::content_type,
+           boost::beast::string_view(content_type.data(), content_type.size()));
+  for (auto& [name, value] : extra_headers) head.set(name, value);
+  chunked_ = version_ >= 11;
+  if (chunked_) {
+    head.chunked(true);
+  } else {
+    head.keep_alive(false);  // the body ends when the connection does
+  }
+  if (stopping_) head.keep_alive(false);
+  StartWatch();
+  if (gone_) co_return false;
+  http::response_serializer<http::empty_body> serializer{head};
+  stream_.expires_after(state_->options.write_timeout);
+  auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
+  co_return Wrote(ec);
+}
+
+net::awaitable<bool> Session::WriteChunk(std::string_view data) {
+  if (!header_written_ || finished_ || gone_) co_return false;
+  if (data.empty()) co_return true;
+  stream_.expires_after(state_->options.write_timeout);
+  beast::error_code ec;
+  if (chunked_) {
+    std::tie(ec, std::ignore) = co_await net::async_write(
+        stream_, http::make_chunk(net::const_buffer(data.data(), data.size())), kNoThrow);
+  } else {
+    std::tie(ec, std::ignore) = co_await net::async_write(
+        stream_, net::const_buffer(data.data(), data.size()), kNoThrow);
+  }
+  co_return Wrote(ec);
+}
+
+net::awaitable<bool> Session::Finish() {
+  if (!header_written_) co_return false;
+  if (finished_) co_return finish_ok_;
+  finished_ = true;
+  if (gone_) co_return false;
+  if (chunked_) {
+    stream_.expires_after(state_->options.write_timeout);
+    auto [ec, n] = co_await net::async_write(stream_, http::make_chunk_last(), kNoThrow);
+    finish_ok_ = Wrote(ec);
+  } else {
+    finish_ok_ = true;
+  }
+  co_return finish_ok_;
+}
+
+void Session::OnClientGone(std::function<void()> callback) {
+  on_gone_ = std::move(callback);
+  if (gone_) {
+    std::function<void()> cb = std::move(on_gone_);
+    on_gone_ = nullptr;
+    if (cb) cb();
+    return;
+  }
+  StartWatch();
+}
+
+void Session::StartWatch() {
+  if (watching_ || gone_ || !stream_.socket().is_open()) return;
+  watching_ = true;
+  watch_stop_ = false;
+  stream_.socket().async_read_some(
+      buffer_.prepare(kReadSize),
+      [self = shared_from_this()](const beast::error_code& ec, size_t n) {
+        self->watching_ = false;
+        if (!ec) {
+          // The client sent more (a pipelined request): keep it for the next read.
+          self->buffer_.commit(n);
+          if (!self->watch_stop_ && self->buffer_.size() < kMaxWatchBuffer) {
+            self->StartWatch();
+            return;
+          }
+        } else if (!self->watch_stop_) {
+          self->MarkGone();
+        }
+        self->watch_done_.cancel();
+      });
+}
+
+net::awaitable<void> Session::StopWatch() {
+  if (!watching_) co_return;
+  watch_stop_ = true;
+  beast::error_code ec;
+  stream_.socket().cancel(ec);
+  watch_done_.expires_at(net::steady_timer::time_point::max());
+  co_await watch_done_.async_wait(kNoThrow);
+}
+
+}  // namespace
+
+void HttpServer::State::Register(const std::shared_ptr<Session>& session) {
+  std::lock_guard<std::mutex> lock(mu);
+  sessions.emplace(session.get(), session);
+}
+
+void HttpServer::State::Unregister(Session* session) {
+  std::lock_guard<std::mutex> lock(mu);
+  sessions.erase(session);
+}
+
+void HttpServer::State::ForEachSession(void (Session::*fn)()) {
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& [ptr, weak] : sessions) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (auto& s : live) {
+    net::post(s->executor(), [s, fn] { ((*s).*fn)(); });
+  }
+}
+
+net::awaitable<void> HttpServer::State::Listen() {
+  for (;;) {
+    net::any_io_executor ex =
+        options.threads > 1 ? net::any_io_executor(net::make_strand(ioc)) : ioc.get_executor();
+    auto [ec, socket] = co_await acceptor.async_accept(ex, kNoThrow);
+    if (stopping.load() || ec == net::error::operation_aborted) break;
+    if (ec) {
+      // Out of file descriptors and the like: back off instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      timer.expires_after(std::chrono::milliseconds(50));
+      co_await timer.async_wait(kNoThrow);
+      continue;
+    }
+    accepted.fetch_add(1, std::memory_order_relaxed);
+    if (open.load() >= options.max_connections) {
+      rejected.fetch_add(1, std::memory_order_relaxed);
+      beast::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    open.fetch_add(1);
+    auto session = std::make_shared<Session>(this, std::move(socket));
+    Register(session);
+    net::co_spawn(session->executor(), session->Run(session), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("connection ended by exception: {}", ex.what());
+      } catch (...) {
+        spdlog::error("connection ended by exception");
+      }
+    });
+  }
+}
+
+net::awaitable<void> HttpServer::State::Drain() {
+  auto deadline = std::chrono::steady_clock::now() + options.shutdown_grace;
+  while (open.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(kNoThrow);
+  }
+  if (open.load() > 0) ForEachSession(&Session::ForceClose);
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options,
+                                                              const Router* router) {
+  auto state = std::make_shared<State>(options, router);
+  beast::error_code ec;
+  tcp::endpoint endpoint;
+  net::ip::address address = net::ip::make_address(options.host, ec);
+  if (!ec) {
+    endpoint = tcp::endpoint(address, options.port);
+  } else {
+    tcp::resolver resolver(state->ioc);
+    auto results = resolver.resolve(options.host, std::to_string(options.port), ec);
+    if (ec || results.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot resolve listen host '", options.host, "': ", ec.message()));
+    }
+    endpoint = results.begin()->endpoint();
+  }
+  std::string where = FormatEndpoint(endpoint);
+  tcp::acceptor& acceptor = state->acceptor;
+  if (acceptor.open(endpoint.protocol(), ec); ec) {
+    return absl::InternalError(absl::StrCat("cannot open socket for ", where, ": ", ec.message()));
+  }
+  acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (acceptor.bind(endpoint, ec); ec) {
+    return absl::UnavailableError(absl::StrCat("cannot bind ", where, ": ", ec.message()));
+  }
+  if (acceptor.listen(net::socket_base::max_listen_connections, ec); ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", where, ": ", ec.message()));
+  }
+  uint16_t port = acceptor.local_endpoint(ec).port();
+
+  net::co_spawn(state->control, state->Listen(), net::detached);
+  {
+    std::lock_guard<std::mutex> lock(state->threads_mu);
+    for (int i = 0; i < std::max(1, options.threads); ++i) {
+      state->threads.emplace_back([s = state.get()] {
+        for (;;) {
+          try {
+            s->ioc.run();
+            return;
+          } catch (const std::exception& e) {
+            spdlog::error("io thread: uncaught exception: {}", e.what());
+          }
+        }
+      });
+    }
+  }
+  std::unique_ptr<HttpServer> server(new HttpServer(std::move(state)));
+  server->port_ = port;
+  return server;
+}
+
+HttpServer::HttpServer(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+HttpServer::~HttpServer() {
+  Stop();
+  Wait();
+}
+
+void HttpServer::Stop() {
+  if (state_->stopping.exchange(true)) return;
+  State* s = state_.get();
+  net::post(s->control, [s] {
+    beast::error_code ignored;
+    s->acceptor.close(ignored);
+    net::co_spawn(s->control, s->Drain(), net::detached);
+  });
+  s->ForEachSession(&Session::BeginStop);
+}
+
+void HttpServer::Wait() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(state_->threads_mu);
+    threads.swap(state_->threads);
+  }
+  for (std::thread& t : threads) t.join();
+}
+
+ServerStats HttpServer::stats() const {
+  const State& s = *state_;
+  return ServerStats{
+      .accepted_connections = s.accepted.load(),
+      .rejected_connections = s.rejected.load(),
+      .open_connections = s.open.load(),
+      .requests = s.requests.load(),
+      .timeouts = s.timeouts.load(),
+      .bodies_too_large = s.too_large.load(),
+      .headers_too_large = s.headers_too_large.load(),
+      .handler_exceptions = s.handler_exceptions.load(),
+  };
+}
+
+}  // namespace tollgate::server

@@ -1,0 +1,443 @@
+#include "server/metering.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "core/ids.h"
+
+namespace tollgate::server {
+namespace {
+
+bool IsGlobChar(char c) {
+  return core::IsValidId(std::string_view(&c, 1)) || c == '*' || c == '/';
+}
+
+absl::Status ValidateScope(Scope& scope) {
+  auto valid_or_star = [](std::string_view id) { return id == "*" || core::IsValidId(id); };
+  switch (scope.level) {
+    case Level::kGlobal:
+      if (!scope.tenant_id.empty() || (!scope.subject_id.empty() && scope.subject_id != "*"))
+        return absl::InvalidArgumentError("field 'scope': a global limit names no tenant or subject");
+      scope.subject_id.clear();
+      return absl::OkStatus();
+    case Level::kTenant:
+      if (!valid_or_star(scope.tenant_id))
+        return absl::InvalidArgumentError("field 'scope.tenant_id' must be a tenant id or \"*\"");
+      if (!scope.subject_id.empty() && scope.subject_id != scope.tenant_id)
+        return absl::InvalidArgumentError(
+            "field 'scope.subject_id' of a tenant limit must be empty or the tenant id");
+      scope.subject_id = scope.tenant_id;
+      return absl::OkStatus();
+    case Level::kUser:
+    case Level::kAgent:
+    case Level::kKey:
+      if (!valid_or_star(scope.tenant_id))
+        return absl::InvalidArgumentError("field 'scope.tenant_id' must be a tenant id or \"*\"");
+      if (!valid_or_star(scope.subject_id))
+        return absl::InvalidArgumentError(
+            "field 'scope.subject_id' must be an id (1-128 of letters, digits, ._:@-) or \"*\"");
+      return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError("field 'scope.level' is not a known level");
+}
+
+}  // namespace
+
+absl::Status ValidateLimit(Limit& limit) {
+  if (limit.id.empty()) limit.id = core::NewId("lim");
+  if (!core::IsValidId(limit.id)) return absl::InvalidArgumentError("field 'id' is not a valid id");
+  if (absl::Status s = ValidateScope(limit.scope); !s.ok()) return s;
+  if (limit.window.size < 1 || limit.window.size > 1000)
+    return absl::InvalidArgumentError("field 'window.size' must be between 1 and 1000");
+  if (limit.limit < 0) return absl::InvalidArgumentError("field 'limit' must not be negative");
+  if (limit.models.size() > 64)
+    return absl::InvalidArgumentError("field 'models' has more than 64 patterns");
+  for (const std::string& m : limit.models) {
+    bool ok = !m.empty() && m.size() <= 200 && m.find(':') != std::string::npos;
+    for (char c : m) ok = ok && IsGlobChar(c);
+    if (!ok)
+      return absl::InvalidArgumentError(
+          absl::StrCat("field 'models': '", m.substr(0, 64), "' is not a provider:model pattern"));
+  }
+  if (limit.alert_thresholds.size() > 16)
+    return absl::InvalidArgumentError("field 'alert_thresholds' has more than 16 entries");
+  for (double t : limit.alert_thresholds)
+    if (!(t > 0 && t <= 10))
+      return absl::InvalidArgumentError("field 'alert_thresholds' entries must be in (0, 10]");
+  return absl::OkStatus();
+}
+
+Metering::Metering(const Clock* clock, Store* store, Engine* engine,
+                   providers::PriceCatalog* prices, MeteringOptions options)
+    : clock_(clock), store_(store), engine_(engine), prices_(prices), options_(options) {}
+
+absl::Status Metering::Load() {
+  absl::StatusOr<std::vector<Tenant>> tenants = store_->ListTenants();
+  if (!tenants.ok()) return tenants.status();
+  absl::StatusOr<std::vector<ApiKey>> keys = store_->ListKeys("");
+  if (!keys.ok()) return keys.status();
+  absl::StatusOr<std::vector<Limit>> limits = store_->ListLimits();
+  if (!limits.ok()) return limits.status();
+  absl::StatusOr<std::vector<Price>> prices = store_->ListPrices();
+  if (!prices.ok()) return prices.status();
+  absl::StatusOr<std::vector<CounterDelta>> counters = store_->LoadCounters(clock_->Now());
+  if (!counters.ok()) return counters.status();
+  {
+    absl::MutexLock lock(&mu_);
+    for (Tenant& t : *tenants) tenants_[t.id] = t;
+    for (ApiKey& k : *keys) keys_by_hash_[k.secret_hash] = k;
+  }
+  for (const Tenant& t : *tenants) engine_->PutTenant(t);
+  for (const Limit& l : *limits) engine_->PutLimit(l);
+  for (const Price& p : *prices)
+    if (absl::Status s = prices_->Put(p); !s.ok()) return s;
+  engine_->Restore(*counters);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Metering::Bootstrap(std::string_view admin_secret) {
+  absl::StatusOr<int64_t> n = store_->CountKeys();
+  if (!n.ok()) return n.status();
+  if (*n > 0) return std::string();
+  std::string secret(admin_secret);
+  bool generated = secret.empty();
+  if (generated) secret = core::NewSecret();
+  if (secret.size() < 16)
+    return absl::InvalidArgumentError("TOLLGATE_ADMIN_KEY must be at least 16 characters");
+  ApiKey key;
+  key.id = core::NewId("key");
+  key.role = Role::kAdmin;
+  key.name = "bootstrap admin";
+  key.secret_hash = core::Sha256Hex(secret);
+  key.created_at = clock_->Now();
+  if (absl::Status s = store_->CreateKey(key); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  keys_by_hash_[key.secret_hash] = key;
+  return generated ? secret : std::string();
+}
+
+std::optional<ApiKey> Metering::Authenticate(std::string_view secret) const {
+  if (secret.empty() || secret.size() > 256) return std::nullopt;
+  std::string hash = core::Sha256Hex(secret);
+  absl::MutexLock lock(&mu_);
+  auto it = keys_by_hash_.find(hash);
+  if (it == keys_by_hash_.end()) return std::nullopt;
+  return it->second;
+}
+
+// --- Tenants ---------------------------------------------------------------------
+
+absl::StatusOr<Tenant> Metering::CreateTenant(Tenant tenant) {
+  if (!core::IsValidId(tenant.id)) return absl::InvalidArgumentError("field 'id' is not a valid id");
+  absl::TimeZone tz;
+  if (!absl::LoadTimeZone(tenant.timezone, &tz))
+    return absl::InvalidArgumentError(
+        absl::StrCat("field 'timezone': '", tenant.timezone.substr(0, 64), "' is not an IANA time zone"));
+  tenant.created_at = clock_->Now();
+  if (absl::Status s = store_->CreateTenant(tenant); !s.ok()) return s;
+  {
+    absl::MutexLock lock(&mu_);
+    tenants_[tenant.id] = tenant;
+  }
+  engine_->PutTenant(tenant);
+  return tenant;
+}
+
+absl::StatusOr<Tenant> Metering::UpdateTenant(const Tenant& tenant) {
+  absl::TimeZone tz;
+  if (!absl::LoadTimeZone(tenant.timezone, &tz))
+    return absl::InvalidArgumentError(
+        absl::StrCat("field 'timezone': '", tenant.timezone.substr(0, 64), "' is not an IANA time zone"));
+  if (absl::Status s = store_->UpdateTenant(tenant); !s.ok()) return s;
+  {
+    absl::MutexLock lock(&mu_);
+    tenants_[tenant.id] = tenant;
+  }
+  engine_->PutTenant(tenant);
+  return tenant;
+}
+
+absl::Status Metering::DeleteTenant(std::string_view id) {
+  absl::StatusOr<std::vector<Limit>> limits = store_->ListLimits();
+  if (!limits.ok()) return limits.status();
+  if (absl::Status s = store_->DeleteTenant(id); !s.ok()) return s;
+  for (const Limit& l : *limits)
+    if (l.scope.tenant_id == id) engine_->RemoveLimit(l.id);
+  engine_->RemoveTenant(id);
+  absl::MutexLock lock(&mu_);
+  tenants_.erase(std::string(id));
+  for (auto it = keys_by_hash_.begin(); it != keys_by_hash_.end();) {
+    if (it->second.tenant_id == id)
+      keys_by_hash_.erase(it++);
+    else
+      ++it;
+  }
+  return absl::OkStatus();
+}
+
+std::optional<Tenant> Metering::GetTenant(std::string_view id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = tenants_.find(std::string(id));
+  if (it == tenants_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Tenant> Metering::ListTenants() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<Tenant> out;
+  for (const auto& [id, t] : tenants_) out.push_back(t);
+  std::sort(out.begin(), out.end(), [](const Tenant& a, const Tenant& b) { return a.id < b.id; });
+  return out;
+}
+
+absl::TimeZone Metering::TenantZone(std::string_view tenant_id) const {
+  std::optional<Tenant> t = GetTenant(tenant_id);
+  absl::TimeZone tz = absl::UTCTimeZone();
+  if (t) absl::LoadTimeZone(t->timezone, &tz);
+  return tz;
+}
+
+std::string Metering::LocalDate(std::string_view tenant_id, absl::Time t) const {
+  return absl::FormatTime("%Y-%m-%d", t, TenantZone(tenant_id));
+}
+
+Mode Metering::TenantMode(std::string_view tenant_id) const {
+  std::optional<Tenant> t = GetTenant(tenant_id);
+  if (t && t->mode != Mode::kInherit) return t->mode;
+  return options_.default_mode;
+}
+
+// --- Keys ------------------------------------------------------------------------
+
+absl::StatusOr<NewKey> Metering::CreateKey(ApiKey key) {
+  if (key.role == Role::kAdmin) {
+    if (!key.tenant_id.empty() || !key.user_id.empty())
+      return absl::InvalidArgumentError("field 'tenant_id': an admin key belongs to no tenant");
+  } else {
+    if (!core::IsValidId(key.tenant_id))
+      return absl::InvalidArgumentError("field 'tenant_id' is required for this role");
+    if (!GetTenant(key.tenant_id))
+      return absl::NotFoundError(absl::StrCat("tenant '", key.tenant_id, "' does not exist"));
+  }
+  if (!key.user_id.empty() && !core::IsValidId(key.user_id))
+    return absl::InvalidArgumentError("field 'user_id' is not a valid id");
+  if (!key.user_id.empty() && key.role != Role::kClient)
+    return absl::InvalidArgumentError("field 'user_id': only client keys are bound to a user");
+  if (key.name.size() > 200) return absl::InvalidArgumentError("field 'name' is longer than 200");
+  NewKey out;
+  out.secret = core::NewSecret();
+  key.id = core::NewId("key");
+  key.secret_hash = core::Sha256Hex(out.secret);
+  key.created_at = clock_->Now();
+  if (absl::Status s = store_->CreateKey(key); !s.ok()) return s;
+  {
+    absl::MutexLock lock(&mu_);
+    keys_by_hash_[key.secret_hash] = key;
+  }
+  out.key = std::move(key);
+  return out;
+}
+
+absl::Status Metering::DeleteKey(std::string_view id) {
+  if (absl::Status s = store_->DeleteKey(id); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  for (auto it = keys_by_hash_.begin(); it != keys_by_hash_.end(); ++it) {
+    if (it->second.id == id) {
+      keys_by_hash_.erase(it);
+      break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<ApiKey> Metering::ListKeys(std::string_view tenant_id) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<ApiKey> out;
+  for (const auto& [hash, k] : keys_by_hash_)
+    if (tenant_id.empty() || k.tenant_id == tenant_id) out.push_back(k);
+  std::sort(out.begin(), out.end(), [](const ApiKey& a, const ApiKey& b) {
+    return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
+  });
+  return out;
+}
+
+std::optional<ApiKey> Metering::GetKey(std::string_view id) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [hash, k] : keys_by_hash_)
+    if (k.id == id) return k;
+  return std::nullopt;
+}
+
+// --- Limits ----------------------------------------------------------------------
+
+absl::StatusOr<Limit> Metering::PutLimit(Limit limit) {
+  if (absl::Status s = ValidateLimit(limit); !s.ok()) return s;
+  if (limit.scope.tenant_id != "*" && !limit.scope.tenant_id.empty() &&
+      !GetTenant(limit.scope.tenant_id))
+    return absl::NotFoundError(absl::StrCat("tenant '", limit.scope.tenant_id, "' does not exist"));
+  absl::Time now = clock_->Now();
+  absl::StatusOr<Limit> existing = store_->GetLimit(limit.id);
+  limit.created_at = existing.ok() ? existing->created_at : now;
+  limit.updated_at = now;
+  if (absl::Status s = store_->PutLimit(limit); !s.ok()) return s;
+  engine_->PutLimit(limit);
+  return limit;
+}
+
+absl::Status Metering::DeleteLimit(std::string_view id) {
+  if (absl::Status s = store_->DeleteLimit(id); !s.ok()) return s;
+  engine_->RemoveLimit(id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Limit> Metering::GetLimit(std::string_view id) { return store_->GetLimit(id); }
+
+absl::StatusOr<std::vector<Limit>> Metering::ListLimits() { return store_->ListLimits(); }
+
+// --- Prices ----------------------------------------------------------------------
+
+absl::Status Metering::PutPrice(Price price) {
+  price.is_override = true;
+  // Validate by applying to a scratch catalog first, so a bad price is never stored.
+  providers::PriceCatalog scratch;
+  if (absl::Status s = scratch.Put(price); !s.ok()) return s;
+  if (absl::Status s = store_->PutPrice(price); !s.ok()) return s;
+  return prices_->Put(price);
+}
+
+// --- Metering --------------------------------------------------------------------
+
+Nanos Metering::EstimateCost(const CallContext& ctx, int64_t input, int64_t output) const {
+  Usage u;
+  u.input_tokens = input;
+  u.output_tokens = output;
+  u.total_tokens = input + output;
+  std::optional<Cost> cost = prices_->CostFor(ctx.provider, ctx.model, u);
+  return cost ? cost->Total() : 0;
+}
+
+CheckAnswer Metering::Check(const CheckRequest& request) {
+  int64_t output = request.max_output_tokens.value_or(options_.default_output_estimate);
+  Amount expected;
+  expected.input_tokens = request.input_tokens;
+  expected.output_tokens = output;
+  expected.cost = EstimateCost(request.ctx, request.input_tokens, output);
+  expected.requests = 1;
+  CheckAnswer answer;
+  answer.result = engine_->Check(request.ctx, expected);
+  answer.model = request.ctx.model;
+  if (!answer.result.reservation_id.empty()) {
+    absl::Time now = clock_->Now();
+    absl::MutexLock lock(&mu_);
+    // Forget ownership of reservations whose lease is long over (amortised: every 1024).
+    if (reservations_.size() % 1024 == 1023) {
+      for (auto it = reservations_.begin(); it != reservations_.end();) {
+        if (it->second.second < now)
+          reservations_.erase(it++);
+        else
+          ++it;
+      }
+    }
+    reservations_[answer.result.reservation_id] = {request.ctx.tenant_id,
+                                                   answer.result.expires_at};
+  }
+  return answer;
+}
+
+absl::Status Metering::Release(std::string_view tenant_id, std::string_view reservation_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = reservations_.find(std::string(reservation_id));
+    if (it == reservations_.end() || it->second.first != tenant_id)
+      return absl::NotFoundError("reservation not found");
+    reservations_.erase(it);
+  }
+  if (!engine_->Release(reservation_id))
+    return absl::NotFoundError("reservation not found (settled, released or expired)");
+  return absl::OkStatus();
+}
+
+void Metering::Report(ReportRequest request,
+                      std::function<void(absl::StatusOr<ReportAnswer>)> done) {
+  std::string reservation;
+  if (!request.reservation_id.empty()) {
+    absl::MutexLock lock(&mu_);
+    auto it = reservations_.find(request.reservation_id);
+    // A reservation of another tenant is ignored, never freed.
+    if (it != reservations_.end() && it->second.first == request.ctx.tenant_id) {
+      reservation = request.reservation_id;
+      reservations_.erase(it);
+    }
+  }
+  UsageEvent e;
+  e.event_id = core::NewId("evt");
+  e.ts = clock_->Now();
+  e.tenant_id = request.ctx.tenant_id;
+  e.user_id = request.ctx.user_id;
+  e.agent = request.ctx.agent;
+  e.key_id = request.ctx.key_id;
+  e.request_id = request.request_id;
+  e.idempotency_key = request.idempotency_key;
+  e.provider = request.ctx.provider;
+  e.model = request.ctx.model;
+  e.model_used = request.model_used.empty() ? request.ctx.model : request.model_used;
+  e.endpoint = request.endpoint;
+  e.usage = request.usage;
+  if (std::optional<Cost> cost = prices_->CostFor(e.provider, e.model_used, e.usage))
+    e.cost = *cost;
+  e.latency_ms = request.latency_ms;
+  e.status = request.status;
+  e.decision = request.decision;
+  e.estimated = request.estimated;
+
+  CallContext charged = request.ctx;
+  charged.model = e.model_used;
+  Amount actual;
+  actual.input_tokens = e.usage.input_tokens;
+  actual.output_tokens = e.usage.output_tokens;
+  actual.cost = e.cost.Total();
+  actual.requests = 1;
+  std::vector<CounterDelta> deltas = engine_->Settle(reservation, charged, actual);
+
+  LedgerEntry entry;
+  entry.event = e;
+  entry.date = LocalDate(e.tenant_id, e.ts);
+  entry.counters = deltas;
+  store_->Append(std::move(entry), [this, e, deltas, charged,
+                                    done = std::move(done)](absl::Status status) mutable {
+    if (!status.ok()) {
+      // Not recorded: take the charge back out of the counters.
+      std::vector<CounterDelta> undo = deltas;
+      for (CounterDelta& d : undo) d.amount = -d.amount;
+      engine_->Restore(undo);
+      if (absl::IsAlreadyExists(status)) {
+        absl::StatusOr<std::optional<UsageEvent>> first =
+            store_->FindEventByIdempotencyKey(e.tenant_id, e.idempotency_key);
+        if (!first.ok()) return done(first.status());
+        if (!first->has_value()) return done(absl::InternalError("duplicate event not found"));
+        ReportAnswer answer;
+        answer.event = std::move(**first);
+        answer.duplicate = true;
+        answer.limits = engine_->Status(charged);
+        return done(std::move(answer));
+      }
+      return done(status);
+    }
+    ReportAnswer answer;
+    answer.event = std::move(e);
+    answer.limits = engine_->Status(charged);
+    done(std::move(answer));
+  });
+}
+
+std::vector<LimitStatus> Metering::Status(const CallContext& ctx) const {
+  return engine_->Status(ctx);
+}
+
+absl::StatusOr<int64_t> Metering::Sweep() {
+  absl::Time now = clock_->Now();
+  return store_->Sweep(now - absl::Hours(24) * options_.event_retention_days, now);
+}
+
+}  // namespace tollgate::server

@@ -1,0 +1,802 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <utility>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "store/codec.h"
+#include "store/sqlite/schema.h"
+
+namespace tollgate {
+namespace store {
+namespace {
+
+constexpr std::string_view kEventColumns =
+    "event_id, ts, tenant_id, user_id, agent, key_id, request_id, idempotency_key, provider, "
+    "model, model_used, endpoint, input_tokens, output_tokens, cached_input_tokens, "
+    "cache_write_tokens, reasoning_tokens, total_tokens, input_cost, output_cost, latency_ms, "
+    "status, decision, estimated";
+
+constexpr std::string_view kInsertEvent =
+    "INSERT INTO events (event_id, ts, tenant_id, user_id, agent, key_id, request_id, "
+    "idempotency_key, provider, model, model_used, endpoint, input_tokens, output_tokens, "
+    "cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, input_cost, "
+    "output_cost, latency_ms, status, decision, estimated) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING";
+
+constexpr std::string_view kUpsertCounter =
+    "INSERT INTO counters (limit_id, subject, window_start, amount, expires_at) "
+    "VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (limit_id, subject, window_start) DO UPDATE SET "
+    "amount = amount + excluded.amount, expires_at = max(expires_at, excluded.expires_at)";
+
+constexpr std::string_view kUpsertDaily =
+    "INSERT INTO daily (date, tenant_id, user_id, agent, provider, model, input_tokens, "
+    "output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, "
+    "input_cost, output_cost, requests) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+    "ON CONFLICT (date, tenant_id, user_id, agent, provider, model) DO UPDATE SET "
+    "input_tokens = input_tokens + excluded.input_tokens, "
+    "output_tokens = output_tokens + excluded.output_tokens, "
+    "cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens, "
+    "cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, "
+    "reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, "
+    "total_tokens = total_tokens + excluded.total_tokens, "
+    "input_cost = input_cost + excluded.input_cost, "
+    "output_cost = output_cost + excluded.output_cost, "
+    "requests = requests + excluded.requests";
+
+constexpr std::string_view kTenantColumns = "id, name, timezone, mode, created_at";
+constexpr std::string_view kKeyColumns =
+    "id, role, tenant_ref, user_id, name, secret_hash, created_at";
+constexpr std::string_view kLimitColumns =
+    "id, scope_level, scope_tenant_id, scope_subject_id, metric, window_unit, window_size, "
+    "window_kind, limit_value, models, action, mode, alert_thresholds, owner, created_at, "
+    "updated_at";
+
+// Binds a NULL for an empty tenant reference.
+struct OptText {
+  std::string_view v;
+};
+
+absl::Status Corrupt(std::string_view what) {
+  return absl::DataLossError(absl::StrCat("stored ", ToAbsl(what), " does not decode"));
+}
+
+absl::StatusOr<Tenant> ReadTenant(const Stmt& s) {
+  Tenant t;
+  t.id = s.Text(0);
+  t.name = s.Text(1);
+  t.timezone = s.Text(2);
+  std::optional<Mode> mode = ParseMode(s.Text(3));
+  if (!mode) return Corrupt("tenant mode");
+  t.mode = *mode;
+  t.created_at = FromNanos(s.Int(4));
+  return t;
+}
+
+absl::StatusOr<ApiKey> ReadKey(const Stmt& s) {
+  ApiKey k;
+  k.id = s.Text(0);
+  std::optional<Role> role = ParseRole(s.Text(1));
+  if (!role) return Corrupt("key role");
+  k.role = *role;
+  k.tenant_id = s.Text(2);  // NULL reads as ""
+  k.user_id = s.Text(3);
+  k.name = s.Text(4);
+  k.secret_hash = s.Text(5);
+  k.created_at = FromNanos(s.Int(6));
+  return k;
+}
+
+absl::StatusOr<Limit> ReadLimit(const Stmt& s) {
+  Limit l;
+  l.id = s.Text(0);
+  std::optional<Level> level = ParseLevel(s.Text(1));
+  std::optional<Metric> metric = ParseMetric(s.Text(4));
+  std::optional<WindowUnit> unit = ParseWindowUnit(s.Text(5));
+  std::optional<WindowKind> kind = ParseWindowKind(s.Text(7));
+  std::optional<Action> action = ParseAction(s.Text(10));
+  std::optional<Mode> mode = ParseMode(s.Text(11));
+  if (!level || !metric || !unit || !kind || !action || !mode) return Corrupt("limit");
+  l.scope = Scope{*level, s.Text(2), s.Text(3)};
+  l.metric = *metric;
+  l.window = Window{*unit, static_cast<int32_t>(s.Int(6)), *kind};
+  l.limit = s.Int(8);
+  absl::StatusOr<std::vector<std::string>> models = StringsFromJson(s.Text(9));
+  if (!models.ok()) return models.status();
+  l.models = *std::move(models);
+  l.action = *action;
+  l.mode = *mode;
+  absl::StatusOr<std::vector<double>> thresholds = DoublesFromJson(s.Text(12));
+  if (!thresholds.ok()) return thresholds.status();
+  l.alert_thresholds = *std::move(thresholds);
+  l.owner = s.Text(13);
+  l.created_at = FromNanos(s.Int(14));
+  l.updated_at = FromNanos(s.Int(15));
+  return l;
+}
+
+absl::StatusOr<UsageEvent> ReadEvent(const Stmt& s) {
+  UsageEvent e;
+  e.event_id = s.Text(0);
+  e.ts = FromNanos(s.Int(1));
+  e.tenant_id = s.Text(2);
+  e.user_id = s.Text(3);
+  e.agent = s.Text(4);
+  e.key_id = s.Text(5);
+  e.request_id = s.Text(6);
+  e.idempotency_key = s.Text(7);
+  e.provider = s.Text(8);
+  e.model = s.Text(9);
+  e.model_used = s.Text(10);
+  e.endpoint = s.Text(11);
+  e.usage.input_tokens = s.Int(12);
+  e.usage.output_tokens = s.Int(13);
+  e.usage.cached_input_tokens = s.Int(14);
+  e.usage.cache_write_tokens = s.Int(15);
+  e.usage.reasoning_tokens = s.Int(16);
+  e.usage.total_tokens = s.Int(17);
+  e.cost.input = s.Int(18);
+  e.cost.output = s.Int(19);
+  e.latency_ms = s.Int(20);
+  std::optional<EventStatus> status = ParseEventStatus(s.Text(21));
+  std::optional<DecisionKind> decision = ParseDecision(s.Text(22));
+  if (!status || !decision) return Corrupt("event");
+  e.status = *status;
+  e.decision = *decision;
+  e.estimated = s.Int(23) != 0;
+  return e;
+}
+
+using Param = std::variant<int64_t, std::string>;
+
+void BindParams(Stmt& stmt, const std::vector<Param>& params) {
+  stmt.Reset();
+  for (size_t i = 0; i < params.size(); ++i) {
+    std::visit([&](const auto& v) { stmt.BindOne(static_cast<int>(i + 1), v); }, params[i]);
+  }
+}
+
+// Collects every row of `stmt` through `read`.
+template <typename T, typename ReadFn>
+absl::StatusOr<std::vector<T>> Collect(Stmt& stmt, ReadFn read) {
+  std::vector<T> out;
+  for (;;) {
+    absl::StatusOr<bool> row = stmt.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    absl::StatusOr<T> v = read(stmt);
+    if (!v.ok()) return v.status();
+    out.push_back(*std::move(v));
+  }
+}
+
+// The single row of `stmt`, or NotFound naming `what`.
+template <typename T, typename ReadFn>
+absl::StatusOr<T> One(Stmt& stmt, ReadFn read, std::string_view what) {
+  absl::StatusOr<bool> row = stmt.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::NotFoundError(absl::StrCat(ToAbsl(what), " not found"));
+  return read(stmt);
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(const SqliteOptions& options, const Clock* clock)
+    : options_(options), clock_(clock) {}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options,
+                                                               const Clock* clock) {
+  if (options.path.empty()) return absl::InvalidArgumentError("sqlite path is empty");
+  if (options.max_batch < 1 || options.max_queue < 1) {
+    return absl::InvalidArgumentError("max_batch and max_queue must be >= 1");
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options, clock));
+  if (absl::Status s = store->Init(); !s.ok()) return s;
+  return store;
+}
+
+absl::Status SqliteStore::Init() {
+  const int busy_ms = static_cast<int>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(options_.busy_timeout), 0, INT32_MAX));
+  const bool in_memory = options_.path == ":memory:";
+  {
+    absl::MutexLock lock(&write_mu_);
+    absl::StatusOr<Db> db = Db::Open(options_.path, busy_ms);
+    if (!db.ok()) return db.status();
+    writer_ = *std::move(db);
+    {
+      // journal_mode answers with a row; WAL is persistent in the file.
+      absl::StatusOr<Stmt> wal = Stmt::Prepare(writer_.get(), "PRAGMA journal_mode = WAL");
+      if (!wal.ok()) return wal.status();
+      absl::StatusOr<bool> row = wal->Step();
+      if (!row.ok()) return row.status();
+      if (!in_memory && (!*row || wal->Text(0) != "wal")) {
+        return absl::UnavailableError("sqlite: cannot switch to WAL mode");
+      }
+    }
+    // FULL: in WAL mode every commit syncs the WAL, so an acknowledged commit survives
+    // power loss, not only a process crash.
+    if (absl::Status s = writer_.Exec("PRAGMA synchronous = FULL"); !s.ok()) return s;
+    if (absl::StatusOr<int> v = Migrate(writer_); !v.ok()) return v.status();
+    sqlite3_commit_hook(writer_.get(), &SqliteStore::CommitHook, this);
+
+    auto prepare = [&](Stmt& stmt, std::string_view sql) {
+      absl::StatusOr<Stmt> s = Stmt::Prepare(writer_.get(), sql, /*persistent=*/true);
+      if (s.ok()) stmt = *std::move(s);
+      return s.status();
+    };
+    for (auto [stmt, sql] : std::initializer_list<std::pair<Stmt*, std::string_view>>{
+             {&ws_.begin, "BEGIN IMMEDIATE"},
+             {&ws_.commit, "COMMIT"},
+             {&ws_.savepoint, "SAVEPOINT entry"},
+             {&ws_.release, "RELEASE entry"},
+             {&ws_.rollback_to, "ROLLBACK TO entry"},
+             {&ws_.insert_event, kInsertEvent},
+             {&ws_.upsert_counter, kUpsertCounter},
+             {&ws_.upsert_daily, kUpsertDaily}}) {
+      if (absl::Status s = prepare(*stmt, sql); !s.ok()) return s;
+    }
+  }
+  if (!in_memory) {
+    absl::MutexLock lock(&read_mu_);
+    absl::StatusOr<Db> db = Db::Open(options_.path, busy_ms);
+    if (!db.ok()) return db.status();
+    reader_ = *std::move(db);
+    if (absl::Status s = reader_.Exec("PRAGMA query_only = ON"); !s.ok()) return s;
+    has_reader_ = true;
+  }
+  writer_thread_ = std::thread([this] { WriterLoop(); });
+  return absl::OkStatus();
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    stopping_ = true;
+  }
+  if (writer_thread_.joinable()) writer_thread_.join();
+}
+
+int SqliteStore::CommitHook(void* self) {
+  return static_cast<SqliteStore*>(self)->fail_commits_.load() ? 1 : 0;
+}
+
+template <typename F>
+auto SqliteStore::Read(F&& f) {
+  if (has_reader_) {
+    absl::MutexLock lock(&read_mu_);
+    return f(reader_.get());
+  }
+  absl::MutexLock lock(&write_mu_);
+  return f(writer_.get());
+}
+
+template <typename... Args>
+absl::StatusOr<int> SqliteStore::Write(std::string_view sql, const Args&... args) {
+  absl::MutexLock lock(&write_mu_);
+  absl::StatusOr<Stmt> stmt = Stmt::Prepare(writer_.get(), sql);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(args...);
+  if (absl::Status s = stmt->Run(); !s.ok()) return s;
+  return sqlite3_changes(writer_.get());
+}
+
+namespace {
+
+absl::Status ChangedOrNotFound(const absl::StatusOr<int>& changes, std::string_view what) {
+  if (!changes.ok()) return changes.status();
+  if (*changes == 0) return absl::NotFoundError(absl::StrCat(ToAbsl(what), " not found"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// --- Tenants.
+
+absl::Status SqliteStore::CreateTenant(const Tenant& t) {
+  if (t.id.empty()) return absl::InvalidArgumentError("tenant id is empty");
+  absl::StatusOr<int> n =
+      Write("INSERT INTO tenants (id, name, timezone, mode, created_at) VALUES (?, ?, ?, ?, ?)",
+            t.id, t.name, t.timezone, ToString(t.mode), ToNanos(t.created_at));
+  return n.status();
+}
+
+absl::Status SqliteStore::UpdateTenant(const Tenant& t) {
+  return ChangedOrNotFound(
+      Write("UPDATE tenants SET name = ?, timezone = ?, mode = ?, created_at = ? WHERE id = ?",
+            t.name, t.timezone, ToString(t.mode), ToNanos(t.created_at), t.id),
+      "tenant");
+}
+
+absl::Status SqliteStore::DeleteTenant(std::string_view id) {
+  // Keys, limits and policies go with it through ON DELETE CASCADE.
+  return ChangedOrNotFound(Write("DELETE FROM tenants WHERE id = ?", id), "tenant");
+}
+
+absl::StatusOr<Tenant> SqliteStore::GetTenant(std::string_view id) {
+  return Read([&](sqlite3* db) -> absl::StatusOr<Tenant> {
+    absl::StatusOr<Stmt> s = Stmt::Prepare(
+        db, absl::StrCat("SELECT ", ToAbsl(kTenantColumns), " FROM tenants WHERE id = ?"));
+    if (!s.ok()) return s.status();
+    s->Bind(id);
+    return One<Tenant>(*s, ReadTenant, "tenant");
+  });
+}
+
+absl::StatusOr<std::vector<Tenant>> SqliteStore::ListTenants() {
+  return Read([&](sqlite3* db) -> absl::StatusOr<std::vector<Tenant>> {
+    absl::StatusOr<Stmt> s = Stmt::Prepare(
+        db, absl::StrCat("SELECT ", ToAbsl(kTenantColumns), " FROM tenants ORDER BY id"));
+    if (!s.ok()) return s.status();
+    return Collect<Tenant>(*s, ReadTenant);
+  });
+}
+
+// --- Keys.
+
+absl::Status SqliteStore::CreateKey(const ApiKey& k) {
+  if (k.id.empty()) return absl::InvalidArgumentError("key id is empty");
+  std::string_view ref = TenantRef(k.tenant_id);
+  absl::StatusOr<int> n =
+      ref.empty()
+          ? Write(
+                "INSERT INTO api_keys (id, role, tenant_ref, user_id, name, secret_hash, "
+                "created_at) VALUES (?, ?, NULL, ?, ?, ?, ?)",
+                k.id, ToString(k.role), k.user_id, k.name, k.secret_hash, ToNanos(k.created_at))
+          : Write(
+                "INSERT INTO api_keys (id, role, tenant_ref, user_id, name, secret_hash, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                k.id, ToString(k.role), ref, k.user_id, k.name, k.secret_hash,
+                ToNanos(k.created_at));
+  return n.status();
+}
+
+absl::Status SqliteStore::DeleteKey(std::string_view id) {
+  return ChangedOrNotFound(Write("DELETE FROM api_keys WHERE id = ?", id), "key");
+}
+
+absl::StatusOr<ApiKey> SqliteStore::GetKey(std::string_view id) {
+  return Read([&](sqlite3* db) -> absl::StatusOr<ApiKey> {
+    absl::StatusOr<Stmt> s = Stmt::Prepare(
+        db, absl::StrCat("SELECT ", ToAbsl(kKeyColumns), " FROM api_keys WHERE id = ?"));
+    if (!s.ok()) return s.status();
+    s->Bind(id);
+    return One<ApiKey>(*s, ReadKey, "key");
+  });
+}
+
+absl::StatusOr<ApiKey> SqliteStore::FindKeyByHash(std::string_view secret_hash) {
+  return Read([&](sqlite3* db) -> absl::StatusOr<ApiKey> {
+    absl::StatusOr<Stmt> s = Stmt::Prepare(
+        db, absl::StrCat("SELECT ", ToAbsl(kKeyColumns), " FROM api_keys WHERE secret_hash = ?"));
+    if (!s.ok()) return s.status();
+    s->Bind(secret_hash);
+    return One<ApiKey>(*s, ReadKey, "key");
+  });
+}
+
+absl::StatusOr<std::vector<ApiKey>> SqliteStore::ListKeys(std::string_view tenant_id) {
+  return Read([&](sqlite3* db) -> absl::StatusOr<std::vector<ApiKey>> {
+    absl::StatusOr<Stmt> s = Stmt::Prepare(
+        db, absl::StrCat("SELECT ", ToAbsl(kKeyColumns),
+                         " FROM api_keys WHERE ? = '' OR tenant_ref = ? ORDER BY id"));
+    if (!s.ok()) return s.status();
+    s->Bind(tenant_id, tenant_id);
+    return Collect<ApiKey>(*s, ReadKey);
+  });
+}
+
+absl::StatusOr<int64_t> SqliteStore::CountKeys() {
+  return Read([&](sqlite3* db) -> absl::StatusOr<int64_t> {
+    absl::StatusOr<Stmt> s = Stmt::Prepare(db, "SELECT count(*) FROM api_keys");
+    if (!s.ok()) return s.status();
+    return One<int64_t>(
+        *s, [](const Stmt& st) -> absl::StatusOr<int64_t> { return st.Int(0); }, "count");
+  });
+}
+
+// --- Limits.
+
+absl::Status SqliteStore::PutLimit(const Limit& l) {
+  if (l.id.empty()) return absl::InvalidArgumentError("limit id is empty");
+  std::string_view ref = TenantRef(l.scope.tenant_id);
+  std::string sql = absl::StrCat(
+      "INSERT INTO limits (tenant_ref, ", ToAbsl(kLimitColumns), ") VALUES (",
+      ref.empty() ? "NULL" : "?",
+      ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (id) DO UPDATE SET tenant_ref = excluded.tenant_ref, "
+      "scope_level = excluded.scope_level, scope_tenant_id = excluded.scope_tenant_id, "
+      "scope_subject_id = excluded.scope_subject_id, metric = excluded.metric, "
+      "window_unit = excluded.window_unit, window_size = excluded.window_size, "
+      "window_kind = excluded.window_kind, limit_value = excluded.limit_value, "
+      "models = excluded.models, action = excluded.action, mode = excluded.mode, "
+      "alert_thresholds = excluded.alert_thresholds, owner = excluded.owner, "
+      "created_at = excluded.created_at, updated_at = excluded.updated_at");
+  auto put = [&](auto&&... tenant) {
+    return Write(sql, tenant..., l.id, ToString(l.scope.level), l.scope.tenant_id,
+                 l.scope.subject_id, ToString(l.metric), ToString(l.window.unit),
+                 static_cast<int64_t>(l.window.size), ToString(l.window.kind), l.limit,
+                 StringsToJson(l.models), ToString(l.action), ToString(l.mode),
+                 DoublesToJson(l.alert_thresholds), l.owner, ToNanos(l.created_at),
+                 ToNanos(l.updated_at))
+        .status();
+  };
+  return ref.empty() ? put() : put(ref);
+}
+
+absl::Status SqliteStore::DeleteLimit(std::string_view id) {
+  return ChangedOrNotFound(Write("DELETE FROM limits WHERE id = ?", id), "limit");
+}
+
+absl::StatusOr<Limit> SqliteStore::GetLimit(std::string_view id) {
+  return Read([&](sqlite3* db) -> absl::StatusOr<Limit> {
+    absl::StatusOr<Stmt> s = Stmt::Prepare(
+        db, absl::StrCat("SELECT ", ToAbsl(kLimitColumns), " FROM limits WHERE id = ?"));
+    if (!s.ok()) return s.status();
+    s->Bind(id);
+    return One<Limit>(*s, ReadLimit, "limit");
+  });
+}
+
+absl::StatusOr<std::vector<Limit>> SqliteStore::ListLimits() {
+  return Read([&](sqlite3* db) -> absl::StatusOr<std::vector<Limit>> {
+    absl::StatusOr<Stmt> s = Stmt::Prepare(
+        db, absl::StrCat("SELECT ", ToAbsl(kLimitColumns), " FROM limits ORDER BY id"));
+    if (!s.ok()) return s.status();
+    return Collect<Limit>(*s, ReadLimit);
+  });
+}
+
+// --- Prices.
+
+absl::Status SqliteStore::PutPrice(const Price& p) {
+  if (p.provider.empty() || p.model.empty()) {
+    return absl::InvalidArgumentError("price provider and model are required");
+  }
+  return Write(
+             "INSERT INTO prices (provider, model, input_per_mtok, output_per_mtok, "
+             "cached_input_per_mtok, cache_write_per_mtok, tier) VALUES (?, ?, ?, ?, ?, ?, ?) "
+             "ON CONFLICT (provider, model) DO UPDATE SET "
+             "input_per_mtok = excluded.input_per_mtok, "
+             "output_per_mtok = excluded.output_per_mtok, "
+             "cached_input_per_mtok = excluded.cached_input_per_mtok, "
+             "cache_write_per_mtok = excluded.cache_write_per_mtok, tier = excluded.tier",
+             p.provider, p.model, p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok,
+             p.cache_write_per_mtok, p.tier)
+      .status();
+}
+
+absl::StatusOr<std::vector<Price>> SqliteStore::ListPrices() {
+  return Read([&](sqlite3* db) -> absl::StatusOr<std::vector<Price>> {
+    absl::StatusOr<Stmt> s = Stmt::Prepare(
+        db,
+        "SELECT provider, model, input_per_mtok, output_per_mtok, cached_input_per_mtok, "
+        "cache_write_per_mtok, tier FROM prices ORDER BY provider, model");
+    if (!s.ok()) return s.status();
+    return Collect<Price>(*s, [](const Stmt& st) -> absl::StatusOr<Price> {
+      Price p;
+      p.provider = st.Text(0);
+      p.model = st.Text(1);
+      p.input_per_mtok = st.Int(2);
+      p.output_per_mtok = st.Int(3);
+      p.cached_input_per_mtok = st.Int(4);
+      p.cache_write_per_mtok = st.Int(5);
+      p.tier = st.Text(6);
+      p.is_override = true;
+      return p;
+    });
+  });
+}
+
+// --- Policies.
+
+absl::Status SqliteStore::PutPolicy(const PolicyRecord& p) {
+  if (p.level != Level::kGlobal && p.level != Level::kTenant && p.level != Level::kUser) {
+    return absl::InvalidArgumentError("policy level must be global, tenant or user");
+  }
+  if (p.json.empty()) {
+    return Write("DELETE FROM policies WHERE level = ? AND tenant_id = ? AND user_id = ?",
+                 ToString(p.level), p.tenant_id, p.user_id)
+        .status();
+  }
+  std::string_view ref = TenantRef(p.tenant_id);
+  std::string sql = absl::StrCat(
+      "INSERT INTO policies (level, tenant_id, user_id, json, updated_at, tenant_ref) "
+      "VALUES (?, ?, ?, ?, ?, ",
+      ref.empty() ? "NULL" : "?",
+      ") ON CONFLICT (level, tenant_id, user_id) DO UPDATE SET json = excluded.json, "
+      "updated_at = excluded.updated_at, tenant_ref = excluded.tenant_ref");
+  auto put = [&](auto&&... tenant) {
+    return Write(sql, ToString(p.level), p.tenant_id, p.user_id, p.json, ToNanos(p.updated_at),
+                 tenant...)
+        .status();
+  };
+  return ref.empty() ? put() : put(ref);
+}
+
+absl::StatusOr<std::vector<PolicyRecord>> SqliteStore::ListPolicies() {
+  return Read([&](sqlite3* db) -> absl::StatusOr<std::vector<PolicyRecord>> {
+    absl::StatusOr<Stmt> s =
+        Stmt::Prepare(db,
+                      "SELECT level, tenant_id, user_id, json, updated_at FROM policies "
+                      "ORDER BY level, tenant_id, user_id");
+    if (!s.ok()) return s.status();
+    return Collect<PolicyRecord>(*s, [](const Stmt& st) -> absl::StatusOr<PolicyRecord> {
+      std::optional<Level> level = ParseLevel(st.Text(0));
+      if (!level) return Corrupt("policy level");
+      return PolicyRecord{*level, st.Text(1), st.Text(2), st.Text(3), FromNanos(st.Int(4))};
+    });
+  });
+}
+
+// --- Ledger: group commit.
+
+void SqliteStore::Append(LedgerEntry entry, std::function<void(absl::Status)> done) {
+  absl::Status refused = ValidateEntry(entry);
+  if (refused.ok()) {
+    absl::MutexLock lock(&queue_mu_);
+    if (stopping_) {
+      refused = absl::FailedPreconditionError("store is closing");
+    } else if (queue_.size() >= static_cast<size_t>(options_.max_queue)) {
+      refused = absl::ResourceExhaustedError("ledger write queue is full");
+    } else {
+      queue_.push_back(Pending{std::move(entry), std::move(done)});
+      return;
+    }
+  }
+  done(std::move(refused));
+}
+
+void SqliteStore::WriterLoop() {
+  std::vector<Pending> batch;
+  batch.reserve(options_.max_batch);
+  for (;;) {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      queue_mu_.Await(absl::Condition(this, &SqliteStore::HasWork));
+      if (queue_.empty()) return;  // stopping, and everything is written
+      if (options_.max_batch_delay > absl::ZeroDuration()) {
+        // Batching is about wall time (fsync cost), so this is the real clock.
+        queue_mu_.AwaitWithTimeout(absl::Condition(this, &SqliteStore::BatchFullOrStopping),
+                                   options_.max_batch_delay);
+      }
+      size_t n = std::min(queue_.size(), static_cast<size_t>(options_.max_batch));
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    WriteBatch(batch);
+    batch.clear();
+  }
+}
+
+void SqliteStore::WriteBatch(std::vector<Pending>& batch) {
+  std::vector<absl::Status> results(batch.size());
+  {
+    absl::MutexLock lock(&write_mu_);
+    absl::Status batch_error = ws_.begin.Run();
+    for (size_t i = 0; batch_error.ok() && i < batch.size(); ++i) {
+      if (absl::Status s = ws_.savepoint.Run(); !s.ok()) {
+        batch_error = s;
+        break;
+      }
+      absl::Status s = ApplyEntry(batch[i].entry);
+      if (!s.ok() && sqlite3_get_autocommit(writer_.get())) {
+        // SQLite rolled the whole transaction back (I/O error, disk full): the batch
+        // is lost, every entry fails.
+        batch_error = s;
+        break;
+      }
+      if (!s.ok()) {
+        // Only this entry: undo its partial writes, keep the rest of the batch.
+        if (absl::Status r = ws_.rollback_to.Run(); !r.ok()) batch_error = r;
+      }
+      if (absl::Status r = ws_.release.Run(); !r.ok() && batch_error.ok()) batch_error = r;
+      results[i] = std::move(s);
+    }
+    if (batch_error.ok()) batch_error = ws_.commit.Run();
+    if (!batch_error.ok()) {
+      writer_.RollbackIfOpen();
+      for (absl::Status& r : results) r = batch_error;
+    }
+  }
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+}
+
+absl::Status SqliteStore::ApplyEntry(const LedgerEntry& entry) {
+  const UsageEvent& e = entry.event;
+  ws_.insert_event.Bind(e.event_id, ToNanos(e.ts), e.tenant_id, e.user_id, e.agent, e.key_id,
+                        e.request_id, e.idempotency_key, e.provider, e.model, e.model_used,
+                        e.endpoint, e.usage.input_tokens, e.usage.output_tokens,
+                        e.usage.cached_input_tokens, e.usage.cache_write_tokens,
+                        e.usage.reasoning_tokens, e.usage.total_tokens, e.cost.input, e.cost.output,
+                        e.latency_ms, ToString(e.status), ToString(e.decision), e.estimated);
+  if (absl::Status s = ws_.insert_event.Run(); !s.ok()) return s;
+  if (sqlite3_changes(writer_.get()) == 0) {
+    return absl::AlreadyExistsError("idempotency key already recorded");
+  }
+  for (const CounterDelta& c : entry.counters) {
+    ws_.upsert_counter.Bind(c.limit_id, c.subject, c.window_start, c.amount, ToNanos(c.expires_at));
+    if (absl::Status s = ws_.upsert_counter.Run(); !s.ok()) return s;
+  }
+  ws_.upsert_daily.Bind(DailyDate(entry), e.tenant_id, e.user_id, e.agent, e.provider,
+                        DailyModel(e), e.usage.input_tokens, e.usage.output_tokens,
+                        e.usage.cached_input_tokens, e.usage.cache_write_tokens,
+                        e.usage.reasoning_tokens, e.usage.total_tokens, e.cost.input,
+                        e.cost.output);
+  return ws_.upsert_daily.Run();
+}
+
+// --- Ledger: reads and retention.
+
+absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventByIdempotencyKey(
+    std::string_view tenant_id, std::string_view idempotency_key) {
+  if (idempotency_key.empty()) return std::optional<UsageEvent>();
+  return Read([&](sqlite3* db) -> absl::StatusOr<std::optional<UsageEvent>> {
+    absl::StatusOr<Stmt> s =
+        Stmt::Prepare(db, absl::StrCat("SELECT ", ToAbsl(kEventColumns),
+                                       " FROM events WHERE tenant_id = ? AND idempotency_key = ? "
+                                       "AND idempotency_key <> ''"));
+    if (!s.ok()) return s.status();
+    s->Bind(tenant_id, idempotency_key);
+    absl::StatusOr<bool> row = s->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<UsageEvent>();
+    absl::StatusOr<UsageEvent> e = ReadEvent(*s);
+    if (!e.ok()) return e.status();
+    return std::optional<UsageEvent>(*std::move(e));
+  });
+}
+
+absl::StatusOr<EventPage> SqliteStore::ListEvents(const EventFilter& f) {
+  if (absl::Status s = ValidateFilter(f); !s.ok()) return s;
+  std::string sql = absl::StrCat("SELECT ", ToAbsl(kEventColumns), " FROM events WHERE 1");
+  std::vector<Param> params;
+  auto where = [&](std::string_view clause, auto... values) {
+    absl::StrAppend(&sql, " AND ", ToAbsl(clause));
+    (params.emplace_back(values), ...);
+  };
+  if (!f.tenant_id.empty()) where("tenant_id = ?", f.tenant_id);
+  if (!f.user_id.empty()) where("user_id = ?", f.user_id);
+  if (!f.agent.empty()) where("agent = ?", f.agent);
+  if (!f.model.empty()) where("(model = ? OR model_used = ?)", f.model, f.model);
+  if (f.from) where("ts >= ?", ToNanos(*f.from));
+  if (f.to) where("ts < ?", ToNanos(*f.to));
+  if (!f.cursor.empty()) {
+    absl::StatusOr<CursorKey> key = DecodeCursor(f.cursor);
+    if (!key.ok()) return key.status();
+    where("(ts < ? OR (ts = ? AND event_id < ?))", key->ts_nanos, key->ts_nanos,
+          std::move(key->event_id));
+  }
+  absl::StrAppend(&sql, " ORDER BY ts DESC, event_id DESC LIMIT ?");
+  params.emplace_back(int64_t{f.limit} + 1);  // one more: is there a next page?
+
+  return Read([&](sqlite3* db) -> absl::StatusOr<EventPage> {
+    absl::StatusOr<Stmt> s = Stmt::Prepare(db, sql);
+    if (!s.ok()) return s.status();
+    BindParams(*s, params);
+    absl::StatusOr<std::vector<UsageEvent>> events = Collect<UsageEvent>(*s, ReadEvent);
+    if (!events.ok()) return events.status();
+    EventPage page;
+    page.events = *std::move(events);
+    if (page.events.size() > static_cast<size_t>(f.limit)) {
+      page.events.resize(f.limit);
+      const UsageEvent& last = page.events.back();
+      page.next_cursor = EncodeCursor(ToNanos(last.ts), last.event_id);
+    }
+    return page;
+  });
+}
+
+absl::StatusOr<std::vector<DailyRow>> SqliteStore::ListDaily(const DailyQuery& q) {
+  std::string sql =
+      "SELECT date, tenant_id, user_id, agent, provider, model, input_tokens, output_tokens, "
+      "cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, input_cost, "
+      "output_cost, requests FROM daily WHERE 1";
+  std::vector<Param> params;
+  if (!q.tenant_id.empty()) {
+    sql += " AND tenant_id = ?";
+    params.emplace_back(q.tenant_id);
+  }
+  if (!q.user_id.empty()) {
+    sql += " AND user_id = ?";
+    params.emplace_back(q.user_id);
+  }
+  if (!q.from_date.empty()) {
+    sql += " AND date >= ?";
+    params.emplace_back(q.from_date);
+  }
+  if (!q.to_date.empty()) {
+    sql += " AND date <= ?";
+    params.emplace_back(q.to_date);
+  }
+  sql += " ORDER BY date, tenant_id, user_id, agent, provider, model";
+  return Read([&](sqlite3* db) -> absl::StatusOr<std::vector<DailyRow>> {
+    absl::StatusOr<Stmt> s = Stmt::Prepare(db, sql);
+    if (!s.ok()) return s.status();
+    BindParams(*s, params);
+    return Collect<DailyRow>(*s, [](const Stmt& st) -> absl::StatusOr<DailyRow> {
+      DailyRow r;
+      r.date = st.Text(0);
+      r.tenant_id = st.Text(1);
+      r.user_id = st.Text(2);
+      r.agent = st.Text(3);
+      r.provider = st.Text(4);
+      r.model = st.Text(5);
+      r.usage.input_tokens = st.Int(6);
+      r.usage.output_tokens = st.Int(7);
+      r.usage.cached_input_tokens = st.Int(8);
+      r.usage.cache_write_tokens = st.Int(9);
+      r.usage.reasoning_tokens = st.Int(10);
+      r.usage.total_tokens = st.Int(11);
+      r.cost.input = st.Int(12);
+      r.cost.output = st.Int(13);
+      r.requests = st.Int(14);
+      return r;
+    });
+  });
+}
+
+absl::StatusOr<std::vector<CounterDelta>> SqliteStore::LoadCounters(absl::Time now) {
+  return Read([&](sqlite3* db) -> absl::StatusOr<std::vector<CounterDelta>> {
+    absl::StatusOr<Stmt> s =
+        Stmt::Prepare(db,
+                      "SELECT limit_id, subject, window_start, amount, expires_at FROM counters "
+                      "WHERE expires_at > ? ORDER BY limit_id, subject, window_start");
+    if (!s.ok()) return s.status();
+    s->Bind(ToNanos(now));
+    return Collect<CounterDelta>(*s, [](const Stmt& st) -> absl::StatusOr<CounterDelta> {
+      return CounterDelta{st.Text(0), st.Text(1), st.Int(2), st.Int(3), FromNanos(st.Int(4))};
+    });
+  });
+}
+
+absl::StatusOr<int64_t> SqliteStore::Sweep(absl::Time before, absl::Time now) {
+  // In chunks, releasing the write connection between them so that group commits are
+  // not held up behind a large delete.
+  constexpr int64_t kChunk = 5000;
+  int64_t deleted = 0;
+  for (;;) {
+    absl::StatusOr<int> n =
+        Write("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE ts < ? LIMIT ?)",
+              ToNanos(before), kChunk);
+    if (!n.ok()) return n.status();
+    deleted += *n;
+    if (*n < kChunk) break;
+  }
+  absl::StatusOr<int> n = Write("DELETE FROM counters WHERE expires_at <= ?", ToNanos(now));
+  if (!n.ok()) return n.status();
+  return deleted;
+}
+
+absl::Status SqliteStore::Ping() {
+  return Read([&](sqlite3* db) -> absl::Status {
+    // Reads the schema from the file, so a vanished or unreadable file shows.
+    absl::StatusOr<Stmt> s = Stmt::Prepare(db, "SELECT count(*) FROM sqlite_schema");
+    if (!s.ok()) return s.status();
+    return s->Run();
+  });
+}
+
+}  // namespace store
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options,
+                                                       const Clock* clock) {
+  absl::StatusOr<std::unique_ptr<store::SqliteStore>> s = store::SqliteStore::Open(options, clock);
+  if (!s.ok()) return s.status();
+  return std::unique_ptr<Store>(*std::move(s));
+}
+
+absl::StatusOr<int> MigrateSqlite(const std::string& path) {
+  absl::StatusOr<store::Db> db = store::Db::Open(path, 5000);
+  if (!db.ok()) return db.status();
+  return store::Migrate(*db);
+}
+
+}  // namespace tollgate

@@ -1,0 +1,20 @@
+#include "tollgate/store.h"
+
+#include <utility>
+
+#include "absl/synchronization/notification.h"
+
+namespace tollgate {
+
+absl::Status Store::AppendSync(LedgerEntry entry) {
+  absl::Notification committed;
+  absl::Status result;
+  Append(std::move(entry), [&](absl::Status status) {
+    result = std::move(status);
+    committed.Notify();
+  });
+  committed.WaitForNotification();
+  return result;
+}
+
+}  // namespace tollgate

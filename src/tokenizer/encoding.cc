@@ -1,0 +1,222 @@
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <utility>
+
+#include "tokenizer/bpe.h"
+#include "tokenizer/embedded_data.h"
+#include "tokenizer/encoding_internal.h"
+#include "tokenizer/pretokenize.h"
+#include "tokenizer/unicode.h"
+#include "tokenizer/vocab.h"
+#include "tollgate/tokenizer.h"
+
+namespace tollgate::tokenizer {
+
+struct Encoding::Impl {
+  Vocab vocab;
+  std::vector<std::pair<std::string, uint32_t>> specials;  // all start with "<|"
+};
+
+namespace {
+
+struct CountSink {
+  size_t n = 0;
+  void Add(const uint32_t*, size_t k) { n += k; }
+  void AddOne(uint32_t) { ++n; }
+  void AddCount(size_t k) { n += k; }
+  std::vector<uint32_t>* long_out() { return nullptr; }
+};
+
+struct IdSink {
+  std::vector<uint32_t>& out;
+  void Add(const uint32_t* ids, size_t k) { out.insert(out.end(), ids, ids + k); }
+  void AddOne(uint32_t id) { out.push_back(id); }
+  void AddCount(size_t) {}  // ids were appended through long_out()
+  std::vector<uint32_t>* long_out() { return &out; }
+};
+
+BpeScratch& Scratch() {
+  thread_local BpeScratch scratch;
+  return scratch;
+}
+
+template <size_t (*Next)(const uint8_t*, size_t, size_t), class Sink>
+void EncodeOrdinary(const Vocab& v, const uint8_t* s, size_t n, Sink& sink) {
+  uint32_t buf[kShortPiece];
+  size_t pos = 0;
+  while (pos < n) {
+    size_t e = Next(s, pos, n);
+    size_t len = e - pos;
+    if (len == 1) {
+      sink.AddOne(v.ByteRank(s[pos]));
+    } else if (len <= kShortPiece) {
+      size_t k = BytePairEncode(v, s + pos, len, buf, Scratch());
+      sink.Add(buf, k);
+    } else {
+      uint32_t whole = v.Rank(s + pos, len);
+      if (whole != kNoRank) {
+        sink.AddOne(whole);
+      } else {
+        size_t k = BytePairEncodeLong(v, s + pos, len, Scratch(), sink.long_out());
+        if (!sink.long_out()) sink.AddCount(k);
+      }
+    }
+    pos = e;
+  }
+}
+
+template <class Sink>
+void EncodeSegment(EncodingId id, const Vocab& v, std::string_view text, Sink& sink) {
+  auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  if (id == EncodingId::kCl100kBase) {
+    EncodeOrdinary<NextPieceCl100k>(v, s, text.size(), sink);
+  } else {
+    EncodeOrdinary<NextPieceO200k>(v, s, text.size(), sink);
+  }
+}
+
+template <class Sink>
+void EncodeValid(EncodingId id, const Encoding::Impl& impl, std::string_view text,
+                 const EncodeOptions& options, Sink& sink) {
+  if (!options.allow_special) {
+    EncodeSegment(id, impl.vocab, text, sink);
+    return;
+  }
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t found = text.find("<|", pos);
+    uint32_t special = kNoRank;
+    size_t special_len = 0;
+    while (found != std::string_view::npos) {
+      for (const auto& [str, rank] : impl.specials) {
+        if (text.compare(found, str.size(), str) == 0) {
+          special = rank;
+          special_len = str.size();
+          break;
+        }
+      }
+      if (special != kNoRank) break;
+      found = text.find("<|", found + 1);
+    }
+    if (found == std::string_view::npos) {
+      EncodeSegment(id, impl.vocab, text.substr(pos), sink);
+      return;
+    }
+    EncodeSegment(id, impl.vocab, text.substr(pos, found - pos), sink);
+    sink.AddOne(special);
+    pos = found + special_len;
+  }
+}
+
+template <class Sink>
+void EncodeAny(EncodingId id, const Encoding::Impl& impl, std::string_view text,
+               const EncodeOptions& options, Sink& sink) {
+  if (ValidUtf8(text)) {
+    EncodeValid(id, impl, text, options, sink);
+  } else {
+    std::string clean = SanitizeUtf8(text);
+    EncodeValid(id, impl, clean, options, sink);
+  }
+}
+
+Encoding::Impl* LoadImpl(EncodingId id) {
+  auto* impl = new Encoding::Impl;
+  absl::Status st = impl->vocab.Load(EmbeddedRanks(id));
+  if (!st.ok()) {
+    // The data is part of the binary; failing to parse it is a build defect.
+    std::fprintf(stderr, "tollgate: embedded %s ranks are corrupt: %s\n",
+                 std::string(ToString(id)).c_str(), st.ToString().c_str());
+    std::abort();
+  }
+  // Special tokens, from the encoder definitions tiktoken ships.
+  if (id == EncodingId::kCl100kBase) {
+    impl->specials = {{"<|endoftext|>", 100257}, {"<|fim_prefix|>", 100258},
+                      {"<|fim_middle|>", 100259}, {"<|fim_suffix|>", 100260},
+                      {"<|endofprompt|>", 100276}};
+  } else {
+    impl->specials = {{"<|endoftext|>", 199999}, {"<|endofprompt|>", 200018}};
+  }
+  return impl;
+}
+
+}  // namespace
+
+std::string_view ToString(EncodingId id) {
+  switch (id) {
+    case EncodingId::kCl100kBase:
+      return "cl100k_base";
+    case EncodingId::kO200kBase:
+      return "o200k_base";
+  }
+  return "";
+}
+
+std::optional<EncodingId> ParseEncodingId(std::string_view name) {
+  if (name == "cl100k_base") return EncodingId::kCl100kBase;
+  if (name == "o200k_base") return EncodingId::kO200kBase;
+  return std::nullopt;
+}
+
+const Encoding& Encoding::Get(EncodingId id) {
+  if (id == EncodingId::kCl100kBase) {
+    static const Encoding* cl100k = new Encoding(id, LoadImpl(id));
+    return *cl100k;
+  }
+  static const Encoding* o200k = new Encoding(id, LoadImpl(EncodingId::kO200kBase));
+  return *o200k;
+}
+
+Encoding::~Encoding() { delete impl_; }
+
+const Vocab& GetVocab(EncodingId id) { return Encoding::Get(id).impl_->vocab; }
+
+void Encoding::Encode(std::string_view text, std::vector<uint32_t>& out,
+                      const EncodeOptions& options) const {
+  IdSink sink{out};
+  EncodeAny(id_, *impl_, text, options, sink);
+}
+
+std::vector<uint32_t> Encoding::Encode(std::string_view text, const EncodeOptions& options) const {
+  std::vector<uint32_t> out;
+  out.reserve(text.size() / 3 + 4);
+  Encode(text, out, options);
+  return out;
+}
+
+size_t Encoding::Count(std::string_view text, const EncodeOptions& options) const {
+  CountSink sink;
+  EncodeAny(id_, *impl_, text, options, sink);
+  return sink.n;
+}
+
+absl::StatusOr<std::string> Encoding::Decode(std::span<const uint32_t> ids) const {
+  std::string out;
+  for (uint32_t id : ids) {
+    if (id < impl_->vocab.size()) {
+      out += impl_->vocab.Bytes(id);
+      continue;
+    }
+    bool found = false;
+    for (const auto& [str, rank] : impl_->specials) {
+      if (rank == id) {
+        out += str;
+        found = true;
+        break;
+      }
+    }
+    if (!found) return absl::InvalidArgumentError("token id " + std::to_string(id) + " is not in " + std::string(name()));
+  }
+  return out;
+}
+
+uint32_t Encoding::num_ordinary_tokens() const { return static_cast<uint32_t>(impl_->vocab.size()); }
+
+std::optional<uint32_t> Encoding::SpecialTokenId(std::string_view text) const {
+  for (const auto& [str, rank] : impl_->specials) {
+    if (str == text) return rank;
+  }
+  return std::nullopt;
+}
+
+}  // namespace tollgate::tokenizer

@@ -1,0 +1,106 @@
+// Throughput of tollgate's tokenizer on files, one thread; used by bench/tokenizer/run.sh.
+//   tokenizer_benchmark corpus ENCODING REPEATS FILE...   -> "MBps TOKENS"
+//   tokenizer_benchmark split ENCODING REPEATS FILE...     -> hand-written vs PCRE2 splitter
+//   tokenizer_benchmark word ENCODING BYTES               -> seconds for one word of BYTES letters
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "tokenizer/pcre2_splitter.h"
+#include "tokenizer/pretokenize.h"
+#include "tollgate/tokenizer.h"
+
+using namespace tollgate::tokenizer;
+
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string ReadAll(const char* path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s corpus|split|word ENCODING ...\n", argv[0]);
+    return 2;
+  }
+  std::string mode = argv[1];
+  auto id = ParseEncodingId(argv[2]);
+  if (!id) return 2;
+  const Encoding& enc = Encoding::Get(*id);
+  if (mode == "word") {
+    size_t bytes = std::strtoull(argv[3], nullptr, 10);
+    std::mt19937_64 rng(42);
+    std::string word(bytes, 'a');
+    for (auto& c : word) c = static_cast<char>('a' + rng() % 26);
+    double t0 = Now();
+    size_t n = enc.Count(word);
+    double t1 = Now();
+    std::printf("%.6f %zu\n", t1 - t0, n);
+    return 0;
+  }
+  int repeats = std::atoi(argv[3]);
+  std::vector<std::string> texts;
+  size_t total = 0;
+  for (int i = 4; i < argc; ++i) {
+    texts.push_back(ReadAll(argv[i]));
+    total += texts.back().size();
+  }
+  if (mode == "corpus") {
+    size_t tokens = 0;
+    for (auto& t : texts) tokens += enc.Count(t);  // warm-up
+    double best = 1e9;
+    for (int r = 0; r < repeats; ++r) {
+      double t0 = Now();
+      size_t n = 0;
+      for (auto& t : texts) n += enc.Count(t);
+      double dt = Now() - t0;
+      if (dt < best) best = dt;
+      tokens = n;
+    }
+    std::printf("%.2f %zu\n", total / best / 1e6, tokens);
+    return 0;
+  }
+  if (mode == "split") {
+    auto pcre = Pcre2Splitter::Create(*id);
+    if (!pcre.ok()) {
+      std::fprintf(stderr, "%s\n", pcre.status().ToString().c_str());
+      return 1;
+    }
+    auto next = *id == EncodingId::kCl100kBase ? NextPieceCl100k : NextPieceO200k;
+    double best_hand = 1e9, best_pcre = 1e9;
+    size_t pieces_hand = 0, pieces_pcre = 0;
+    for (int r = 0; r < repeats; ++r) {
+      double t0 = Now();
+      size_t k = 0;
+      for (auto& t : texts) {
+        auto* s = reinterpret_cast<const uint8_t*>(t.data());
+        for (size_t pos = 0; pos < t.size(); pos = next(s, pos, t.size())) ++k;
+      }
+      best_hand = std::min(best_hand, Now() - t0);
+      pieces_hand = k;
+      t0 = Now();
+      k = 0;
+      for (auto& t : texts) (*pcre)->ForEach(t, [&](size_t, size_t) { ++k; });
+      best_pcre = std::min(best_pcre, Now() - t0);
+      pieces_pcre = k;
+    }
+    std::printf("hand %.2f MB/s %zu pieces; pcre2-jit %.2f MB/s %zu pieces\n", total / best_hand / 1e6,
+                pieces_hand, total / best_pcre / 1e6, pieces_pcre);
+    return 0;
+  }
+  return 2;
+}

@@ -1,0 +1,81 @@
+#include "tokenizer/vocab.h"
+
+#include <bit>
+#include <charconv>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace tollgate::tokenizer {
+
+absl::Status Vocab::Load(std::string_view text) {
+  bytes_.clear();
+  offsets_.clear();
+  std::vector<std::pair<size_t, size_t>> lines;
+  size_t pos = 0;
+  std::string decoded;
+  offsets_.push_back(0);
+  size_t line_no = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (line.empty()) continue;
+    size_t sp = line.find(' ');
+    if (sp == std::string_view::npos) return absl::DataLossError(absl::StrCat("line ", line_no, ": no rank"));
+    uint32_t rank = 0;
+    auto rank_text = line.substr(sp + 1);
+    auto [ptr, ec] = std::from_chars(rank_text.data(), rank_text.data() + rank_text.size(), rank);
+    if (ec != std::errc() || ptr != rank_text.data() + rank_text.size() || rank != line_no) {
+      return absl::DataLossError(absl::StrCat("line ", line_no, ": ranks must be dense"));
+    }
+    std::string_view b64 = line.substr(0, sp);
+    if (!absl::Base64Unescape(absl::string_view(b64.data(), b64.size()), &decoded) ||
+        decoded.empty()) {
+      return absl::DataLossError(absl::StrCat("line ", line_no, ": bad base64"));
+    }
+    bytes_ += decoded;
+    offsets_.push_back(static_cast<uint32_t>(bytes_.size()));
+    ++line_no;
+  }
+  const size_t n = line_no;
+  if (n < 256) return absl::DataLossError("fewer than 256 ranks");
+  size_t cap = std::bit_ceil(n * 2);
+  slots_.assign(cap, Slot{});
+  mask_ = cap - 1;
+  shift_ = 64 - std::countr_zero(cap);
+  max_len_ = 0;
+  for (auto& r : byte_rank_) r = kNoRank;
+  pair_rank_.assign(65536, kNoRank);
+  for (uint32_t r = 0; r < n; ++r) {
+    auto* p = reinterpret_cast<const uint8_t*>(bytes_.data() + offsets_[r]);
+    size_t len = offsets_[r + 1] - offsets_[r];
+    if (len > max_len_) max_len_ = len;
+    if (len == 1) {
+      if (byte_rank_[p[0]] != kNoRank) return absl::DataLossError("duplicate token");
+      byte_rank_[p[0]] = r;
+    }
+    if (len == 2) pair_rank_[(uint32_t{p[0]} << 8) | p[1]] = r;
+    uint64_t key = Key(p, len);
+    size_t i = Hash(key, p, len) >> shift_;
+    for (;;) {
+      Slot& s = slots_[i];
+      if (s.len == 0) {
+        s = Slot{key, r, static_cast<uint32_t>(len)};
+        break;
+      }
+      if (s.len == len && s.key == key && (len <= 8 || Tail(s.rank, p, len))) {
+        return absl::DataLossError(absl::StrCat("duplicate token at rank ", r));
+      }
+      i = (i + 1) & mask_;
+    }
+  }
+  for (uint32_t r : byte_rank_) {
+    if (r == kNoRank) return absl::DataLossError("a byte has no rank");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tollgate::tokenizer

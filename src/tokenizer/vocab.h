@@ -1,0 +1,101 @@
+#pragma once
+
+// The ranks of one BPE encoding: token bytes -> rank, in an open-addressing table tuned
+// for the short keys pre-splitting produces.
+// Thread safety: immutable after Load; concurrent lookups are safe.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace tollgate::tokenizer {
+
+inline constexpr uint32_t kNoRank = 0xFFFFFFFFu;
+
+class Vocab {
+ public:
+  // Parses the .tiktoken format ("<base64 bytes> <rank>" per line). Ranks must be dense
+  // 0..n-1 and bytes unique.
+  absl::Status Load(std::string_view tiktoken);
+
+  uint32_t Rank(const uint8_t* p, size_t len) const {
+    if (len == 2) return pair_rank_[(uint32_t{p[0]} << 8) | p[1]];
+    if (len == 1) return byte_rank_[p[0]];
+    if (len > max_len_) return kNoRank;
+    uint64_t key = Key(p, len);
+    uint64_t h = Hash(key, p, len);
+    size_t i = h >> shift_;
+    for (;;) {
+      const Slot& s = slots_[i];
+      if (s.len == len && s.key == key && (len <= 8 || Tail(s.rank, p, len))) return s.rank;
+      if (s.len == 0) return kNoRank;
+      i = (i + 1) & mask_;
+    }
+  }
+  uint32_t ByteRank(uint8_t b) const { return byte_rank_[b]; }
+  size_t size() const { return offsets_.empty() ? 0 : offsets_.size() - 1; }
+  size_t max_len() const { return max_len_; }
+  std::string_view Bytes(uint32_t rank) const {
+    return std::string_view(bytes_).substr(offsets_[rank], offsets_[rank + 1] - offsets_[rank]);
+  }
+
+ private:
+  struct Slot {
+    uint64_t key = 0;
+    uint32_t rank = 0;
+    uint32_t len = 0;  // 0 = empty
+  };
+
+  // Injective for len <= 8 (given len); the first 8 bytes otherwise.
+  static uint64_t Key(const uint8_t* p, size_t len) {
+    if (len >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (len == 8) return w;
+      return w;
+    }
+    if (len >= 4) {
+      uint32_t lo, hi;
+      std::memcpy(&lo, p, 4);
+      std::memcpy(&hi, p + len - 4, 4);
+      return uint64_t{lo} | (uint64_t{hi} << 32);
+    }
+    return uint64_t{p[0]} | (uint64_t{p[len / 2]} << 8) | (uint64_t{p[len - 1]} << 16);
+  }
+  static uint64_t Mix(uint64_t x) {
+    x ^= x >> 32;
+    x *= 0xD6E8FEB86659FD93ull;
+    x ^= x >> 32;
+    x *= 0xD6E8FEB86659FD93ull;
+    x ^= x >> 32;
+    return x;
+  }
+  static uint64_t Hash(uint64_t key, const uint8_t* p, size_t len) {
+    uint64_t h = key ^ (len * 0x9E3779B97F4A7C15ull);
+    for (size_t i = 8; i < len; i += 8) {
+      uint64_t w = 0;
+      std::memcpy(&w, p + i, len - i < 8 ? len - i : 8);
+      h = Mix(h) ^ w;
+    }
+    return Mix(h) * 0x9E3779B97F4A7C15ull;
+  }
+  bool Tail(uint32_t rank, const uint8_t* p, size_t len) const {
+    return std::memcmp(bytes_.data() + offsets_[rank] + 8, p + 8, len - 8) == 0;
+  }
+
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  int shift_ = 64;
+  size_t max_len_ = 0;
+  std::string bytes_;              // every token's bytes, by rank
+  std::vector<uint32_t> offsets_;  // rank -> offset in bytes_; size n+1
+  uint32_t byte_rank_[256];
+  std::vector<uint32_t> pair_rank_;  // 65536 entries: two-byte tokens
+};
+
+}  // namespace tollgate::tokenizer
