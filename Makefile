@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 ARGS ?=
 
-.PHONY: all deps test-deps build run test unit-asan clean bench
+.PHONY: all deps test-deps build run test unit-asan clean bench tokenizer-fuzz
 
 all: build
 
@@ -27,8 +27,12 @@ unit-asan: test-deps
 	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target unit_tests
 	@cd $(ASAN_BUILD) && ctest -L unit --output-on-failure -j$(JOBS)
 
-test: test-deps build unit-asan
+test: test-deps build unit-asan tokenizer-fuzz
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# The tokenizer's libFuzzer target (clang, ASan+UBSan), run briefly.
+tokenizer-fuzz: test-deps
+	@tools/tokenizer-fuzz.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

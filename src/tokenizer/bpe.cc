@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <functional>
 
 namespace tollgate::tokenizer {
 namespace {
@@ -55,69 +54,82 @@ size_t BytePairEncode(const Vocab& v, const uint8_t* p, size_t n, uint32_t* out,
   return ShortMerge(v, p, n, out);
 }
 
+// Long pieces: the same rule, with the pair ranks kept in blocks of kBlock positions, a
+// per-block minimum and a segment tree over the blocks. Each merge costs one descent of
+// the tree, a scan of one block and a few block/tree updates: O(n log n) overall with
+// small constants, and cache-friendly where a heap of (rank, position) is not.
 size_t BytePairEncodeLong(const Vocab& v, const uint8_t* p, size_t n, BpeScratch& s,
                           std::vector<uint32_t>* out) {
   constexpr uint32_t kNone = 0xFFFFFFFFu;
+  constexpr size_t kBlock = 64;
+  const size_t nb = (n + kBlock - 1) / kBlock;
+  size_t leaves = 1;
+  while (leaves < nb) leaves <<= 1;
   s.next.resize(n);
-  s.prev.resize(n);
   s.tok.resize(n);
-  s.pair.resize(n);
-  s.heap.clear();
+  s.pair.assign(nb * kBlock, kNoRank);
+  s.prev.resize(n);
+  s.tree.assign(2 * leaves, kNoRank);
+  uint32_t* next = s.next.data();
+  uint32_t* prev = s.prev.data();
+  uint32_t* tok = s.tok.data();
+  uint32_t* pair = s.pair.data();
+  uint32_t* tree = s.tree.data();
   for (size_t i = 0; i < n; ++i) {
-    s.next[i] = static_cast<uint32_t>(i + 1);
-    s.prev[i] = static_cast<uint32_t>(i - 1);
-    s.tok[i] = v.ByteRank(p[i]);
+    next[i] = static_cast<uint32_t>(i + 1);
+    prev[i] = static_cast<uint32_t>(i - 1);
+    tok[i] = v.ByteRank(p[i]);
   }
-  s.next[n - 1] = kNone;
-  s.prev[0] = kNone;
-  for (size_t i = 0; i + 1 < n; ++i) {
-    uint32_t r = v.Rank(p + i, 2);
-    s.pair[i] = r;
-    if (r != kNoRank) s.heap.push_back((uint64_t{r} << 32) | i);
-  }
-  s.pair[n - 1] = kNoRank;
-  auto end_of = [&](uint32_t i) -> uint32_t {
-    return s.next[i] == kNone ? static_cast<uint32_t>(n) : s.next[i];
+  next[n - 1] = kNone;
+  prev[0] = kNone;
+  for (size_t i = 0; i + 1 < n; ++i) pair[i] = v.Rank(p + i, 2);
+  auto block_min = [&](size_t b) {
+    const uint32_t* q = pair + b * kBlock;
+    uint32_t m = kNoRank;
+    for (size_t k = 0; k < kBlock; ++k) m = q[k] < m ? q[k] : m;
+    return m;
   };
-  std::greater<uint64_t> cmp;
-  std::make_heap(s.heap.begin(), s.heap.end(), cmp);
-  while (!s.heap.empty()) {
-    std::pop_heap(s.heap.begin(), s.heap.end(), cmp);
-    uint64_t e = s.heap.back();
-    s.heap.pop_back();
-    uint32_t rank = static_cast<uint32_t>(e >> 32);
-    uint32_t i = static_cast<uint32_t>(e);
-    // Stale: node i was merged into its left neighbour, or its pair changed.
-    if (s.tok[i] == kNone || s.pair[i] != rank) continue;
-    uint32_t j = s.next[i];
-    s.tok[i] = rank;
-    s.tok[j] = kNone;
-    uint32_t k = s.next[j];
-    s.next[i] = k;
-    if (k != kNone) s.prev[k] = i;
-    if (k != kNone) {
-      uint32_t r = v.Rank(p + i, end_of(k) - i);
-      s.pair[i] = r;
-      if (r != kNoRank) {
-        s.heap.push_back((uint64_t{r} << 32) | i);
-        std::push_heap(s.heap.begin(), s.heap.end(), cmp);
-      }
+  for (size_t b = 0; b < nb; ++b) tree[leaves + b] = block_min(b);
+  for (size_t k = leaves - 1; k >= 1; --k) tree[k] = std::min(tree[2 * k], tree[2 * k + 1]);
+  auto refresh = [&](size_t b) {
+    size_t k = leaves + b;
+    uint32_t m = block_min(b);
+    if (tree[k] == m) return;
+    tree[k] = m;
+    for (k >>= 1; k >= 1; k >>= 1) {
+      uint32_t c = std::min(tree[2 * k], tree[2 * k + 1]);
+      if (tree[k] == c) break;
+      tree[k] = c;
+    }
+  };
+  auto end_of = [&](uint32_t i) -> uint32_t { return next[i] == kNone ? static_cast<uint32_t>(n) : next[i]; };
+  while (tree[1] != kNoRank) {
+    const uint32_t r = tree[1];
+    size_t k = 1;
+    while (k < leaves) k = tree[2 * k] == r ? 2 * k : 2 * k + 1;  // leftmost block
+    size_t b = k - leaves;
+    uint32_t i = static_cast<uint32_t>(b * kBlock);
+    while (pair[i] != r) ++i;  // leftmost position in the block
+    const uint32_t j = next[i];
+    tok[i] = r;
+    pair[j] = kNoRank;
+    const uint32_t after = next[j];
+    next[i] = after;
+    if (after != kNone) {
+      prev[after] = i;
+      pair[i] = v.Rank(p + i, end_of(after) - i);
     } else {
-      s.pair[i] = kNoRank;
+      pair[i] = kNoRank;
     }
-    uint32_t h = s.prev[i];
-    if (h != kNone) {
-      uint32_t r = v.Rank(p + h, end_of(i) - h);
-      s.pair[h] = r;
-      if (r != kNoRank) {
-        s.heap.push_back((uint64_t{r} << 32) | h);
-        std::push_heap(s.heap.begin(), s.heap.end(), cmp);
-      }
-    }
+    const uint32_t h = prev[i];
+    if (h != kNone) pair[h] = v.Rank(p + h, end_of(i) - h);
+    refresh(b);
+    if (j / kBlock != b) refresh(j / kBlock);
+    if (h != kNone && h / kBlock != b) refresh(h / kBlock);
   }
   size_t count = 0;
-  for (uint32_t i = 0; i != kNone; i = s.next[i]) {
-    if (out) out->push_back(s.tok[i]);
+  for (uint32_t i = 0; i != kNone; i = next[i]) {
+    if (out) out->push_back(tok[i]);
     ++count;
   }
   return count;

@@ -15,8 +15,7 @@ namespace tollgate::tokenizer {
 
 // Per-thread scratch for long pieces, reused across calls.
 struct BpeScratch {
-  std::vector<uint32_t> next, prev, tok, pair;
-  std::vector<uint64_t> heap;
+  std::vector<uint32_t> next, prev, tok, pair, tree;
 };
 
 inline constexpr size_t kShortPiece = 96;
@@ -26,7 +25,8 @@ inline constexpr size_t kShortPiece = 96;
 size_t BytePairEncode(const Vocab& vocab, const uint8_t* p, size_t n, uint32_t* out,
                       BpeScratch& scratch);
 
-// Ranks of a long piece, streamed to `emit` via a buffer; used when n > kShortPiece.
+// Ranks of a long piece (any n >= 2), appended to *out when out is not null; returns
+// how many. Used when n > kShortPiece.
 size_t BytePairEncodeLong(const Vocab& vocab, const uint8_t* p, size_t n, BpeScratch& scratch,
                           std::vector<uint32_t>* out);
 

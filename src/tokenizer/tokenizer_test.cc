@@ -192,7 +192,7 @@ TEST_P(SplitterParityTest, HandWrittenSplitterEqualsPcre2) {
 INSTANTIATE_TEST_SUITE_P(Encodings, SplitterParityTest,
                          ::testing::Values(EncodingId::kCl100kBase, EncodingId::kO200kBase));
 
-TEST(BpeTest, HeapMergeEqualsArrayMerge) {
+TEST(BpeTest, LongPieceMergeEqualsArrayMerge) {
   // Pieces long enough to need many merges, short enough for the array merge.
   std::mt19937 rng(5);
   BpeScratch scratch;
@@ -203,12 +203,12 @@ TEST(BpeTest, HeapMergeEqualsArrayMerge) {
     for (auto& c : piece) c = alphabet[rng() % alphabet.size()];
     for (EncodingId id : {EncodingId::kCl100kBase, EncodingId::kO200kBase}) {
       // The merge rule is independent of pre-splitting, so compare on the raw piece.
-      std::vector<uint32_t> via_heap;
+      std::vector<uint32_t> via_long;
       uint32_t buf[kShortPiece];
       const Vocab& v = GetVocab(id);
       size_t k = BytePairEncode(v, reinterpret_cast<const uint8_t*>(piece.data()), n, buf, scratch);
-      BytePairEncodeLong(v, reinterpret_cast<const uint8_t*>(piece.data()), n, scratch, &via_heap);
-      ASSERT_EQ(std::vector<uint32_t>(buf, buf + k), via_heap) << piece;
+      BytePairEncodeLong(v, reinterpret_cast<const uint8_t*>(piece.data()), n, scratch, &via_long);
+      ASSERT_EQ(std::vector<uint32_t>(buf, buf + k), via_long) << piece;
     }
   }
 }

@@ -87,7 +87,7 @@ test('a tenant never sees or changes another tenant', async (t) => {
     body: { scope: { level: 'tenant' }, metric: 'tokens', window: { unit: 'day' }, limit: 777 },
   });
   const chkA = await s.req('POST', '/api/agent/usage/check', {
-    key: a.keys.agent, body: { user_id: 'alice', provider: 'openai', model: 'gpt-4o', input_tokens: 5 },
+    key: a.keys.agent, body: { user_id: 'alice', provider: 'openai', model: 'gpt-4o', input_tokens: 5, max_output_tokens: 10 },
   });
   await s.req('POST', '/api/agent/usage/report', {
     key: a.keys.agent,
@@ -103,6 +103,7 @@ test('a tenant never sees or changes another tenant', async (t) => {
     assert.equal(r.status, 404, `${method} ${path}`);
     assert.ok(!JSON.stringify(r.body).includes('777'));
   }
+  assert.ok(chkA.body.reservation_id);
   const rel = await s.req('POST', '/api/agent/usage/release', { key: b.keys.agent, body: { reservation_id: chkA.body.reservation_id } });
   assert.equal(rel.status, 404);
   // Limits a tenant admin writes always land in its own tenant.

@@ -225,8 +225,9 @@ test('admin usage summary, events and prices', async (t) => {
   assert.equal(sum.status, 200, JSON.stringify(sum.body));
   assert.equal(sum.body.totals.total_tokens, 12);
   assert.equal(sum.body.totals.requests, 1);
-  assert.equal(sum.body.daily.length, 1);
-  assert.equal(sum.body.daily[0].prompt_tokens, 7);
+  assert.equal(sum.body.daily.length, 7);
+  assert.equal(sum.body.daily[6].prompt_tokens, 7);
+  assert.equal(sum.body.daily[0].prompt_tokens, 0);
   assert.equal(sum.body.by_model[0].model, 'gemini-2.0-flash');
   assert.equal(sum.body.by_provider[0].provider, 'gemini');
   const ev = await s.req('GET', '/api/admin/usage/events');

@@ -73,7 +73,7 @@ function cases(limitId) {
     ['GET', '/api/client/usage/events?limit=-4', 'tenant_admin', undefined, 400, /limit/],
     ['GET', '/api/client/usage/events?limit=abc', 'tenant_admin', undefined, 400, /limit/],
     ['GET', '/api/client/usage/events?from=yesterday', 'tenant_admin', undefined, 400, /from/],
-    ['GET', '/api/client/usage/events?cursor=%%%', 'tenant_admin', undefined, 400, /cursor/],
+    ['GET', '/api/client/usage/events?cursor=not-a-cursor', 'tenant_admin', undefined, 400, /cursor/],
     ['GET', '/api/client/usage/history?granularity=hourly', 'tenant_admin', undefined, 400, /granularity/],
     ['GET', '/api/client/usage/history?group_by=color', 'tenant_admin', undefined, 400, /group_by/],
     ['GET', '/api/client/usage/export?format=xml', 'tenant_admin', undefined, 400, /format/],

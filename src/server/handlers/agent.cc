@@ -142,10 +142,14 @@ awaitable<Response> Report(RequestContext& ctx, Metering* m) {
   if (!estimated.ok()) co_return ErrorResponse(estimated.status());
   req.estimated = estimated->value_or(false);
 
-  absl::StatusOr<ReportAnswer> answer = co_await AwaitCallback<absl::StatusOr<ReportAnswer>>(
-      [m, req = std::move(req)](std::function<void(absl::StatusOr<ReportAnswer>)> done) mutable {
-        m->Report(std::move(req), std::move(done));
-      });
+  // A named start function: GCC 12 mishandles temporaries with captures inside co_await.
+  auto shared = std::make_shared<ReportRequest>(std::move(req));
+  std::function<void(std::function<void(absl::StatusOr<ReportAnswer>)>)> start =
+      [m, shared](std::function<void(absl::StatusOr<ReportAnswer>)> done) {
+        m->Report(std::move(*shared), std::move(done));
+      };
+  absl::StatusOr<ReportAnswer> answer =
+      co_await AwaitCallback<absl::StatusOr<ReportAnswer>>(std::move(start));
   if (!answer.ok()) co_return ErrorResponse(answer.status());
   json::object o;
   o["event_id"] = answer->event.event_id;

@@ -73,7 +73,8 @@ struct HttpServer::State {
         ioc(std::max(1, opts.threads)),
         control(net::make_strand(ioc)),
         acceptor(control),
-        timer(control) {}
+        accept_backoff(control),
+        drain_timer(control) {}
 
   void Register(const std::shared_ptr<Session>& session);
   void Unregister(Session* session);
@@ -94,9 +95,10 @@ struct HttpServer::State {
   // Destroyed before `sessions`: destroying the io_context destroys pending handlers,
   // and with them sessions, which unregister.
   net::io_context ioc;
-  net::strand<net::io_context::executor_type> control;  // acceptor and timer
+  net::strand<net::io_context::executor_type> control;  // acceptor and timers
   tcp::acceptor acceptor;
-  net::steady_timer timer;
+  net::steady_timer accept_backoff;
+  net::steady_timer drain_timer;
 
   std::mutex threads_mu;
   std::vector<std::thread> threads;  // GUARDED_BY(threads_mu)
@@ -497,8 +499,8 @@ net::awaitable<void> HttpServer::State::Listen() {
     if (ec) {
       // Out of file descriptors and the like: back off instead of spinning.
       spdlog::warn("accept failed: {}", ec.message());
-      timer.expires_after(std::chrono::milliseconds(50));
-      co_await timer.async_wait(kNoThrow);
+      accept_backoff.expires_after(std::chrono::milliseconds(50));
+      co_await accept_backoff.async_wait(kNoThrow);
       continue;
     }
     accepted.fetch_add(1, std::memory_order_relaxed);
@@ -529,8 +531,8 @@ net::awaitable<void> HttpServer::State::Listen() {
 net::awaitable<void> HttpServer::State::Drain() {
   auto deadline = std::chrono::steady_clock::now() + options.shutdown_grace;
   while (open.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-    timer.expires_after(std::chrono::milliseconds(20));
-    co_await timer.async_wait(kNoThrow);
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    co_await drain_timer.async_wait(kNoThrow);
   }
   if (open.load() > 0) ForEachSession(&Session::ForceClose);
 }
