@@ -58,8 +58,10 @@ size_t BytePairEncode(const Vocab& v, const uint8_t* p, size_t n, uint32_t* out,
 // per-block minimum and a segment tree over the blocks. Each merge costs one descent of
 // the tree, a scan of one block and a few block/tree updates: O(n log n) overall with
 // small constants, and cache-friendly where a heap of (rank, position) is not.
-size_t BytePairEncodeLong(const Vocab& v, const uint8_t* p, size_t n, BpeScratch& s,
-                          std::vector<uint32_t>* out) {
+namespace {
+
+size_t MergeLong(const Vocab& v, const uint8_t* p, size_t n, BpeScratch& s,
+                 std::vector<uint32_t>* out) {
   constexpr uint32_t kNone = 0xFFFFFFFFu;
   constexpr size_t kBlock = 64;
   const size_t nb = (n + kBlock - 1) / kBlock;
@@ -132,6 +134,42 @@ size_t BytePairEncodeLong(const Vocab& v, const uint8_t* p, size_t n, BpeScratch
     if (out) out->push_back(tok[i]);
     ++count;
   }
+  return count;
+}
+
+}  // namespace
+
+// A long piece is first cut where no token spans the boundary (Vocab::NoTokenSpans): no
+// merge crosses such a cut, and each side evolves exactly as it would alone, so the
+// segments are merged independently, each in cache.
+size_t BytePairEncodeLong(const Vocab& v, const uint8_t* p, size_t n, BpeScratch& s,
+                          std::vector<uint32_t>* out) {
+  size_t count = 0;
+  size_t begin = 0;
+  uint32_t buf[kShortPiece];
+  auto segment = [&](size_t b, size_t e) {
+    size_t len = e - b;
+    if (len <= kShortPiece) {
+      size_t k = BytePairEncode(v, p + b, len, buf, s);
+      if (out) out->insert(out->end(), buf, buf + k);
+      count += k;
+    } else {
+      uint32_t whole = v.Rank(p + b, len);
+      if (whole != kNoRank) {
+        if (out) out->push_back(whole);
+        ++count;
+      } else {
+        count += MergeLong(v, p + b, len, s, out);
+      }
+    }
+  };
+  for (size_t k = 1; k < n; ++k) {
+    if (v.NoTokenSpans(p, n, k)) {
+      segment(begin, k);
+      begin = k;
+    }
+  }
+  segment(begin, n);
   return count;
 }
 

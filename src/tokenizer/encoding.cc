@@ -6,6 +6,7 @@
 #include "tokenizer/bpe.h"
 #include "tokenizer/embedded_data.h"
 #include "tokenizer/encoding_internal.h"
+#include "tokenizer/piece_cache.h"
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
@@ -42,27 +43,39 @@ BpeScratch& Scratch() {
 }
 
 template <size_t (*Next)(const uint8_t*, size_t, size_t), class Sink>
-void EncodeOrdinary(const Vocab& v, const uint8_t* s, size_t n, Sink& sink) {
+void EncodeOrdinary(const Vocab& v, PieceCache& cache, const uint8_t* s, size_t n, Sink& sink) {
   uint32_t buf[kShortPiece];
   size_t pos = 0;
   while (pos < n) {
     size_t e = Next(s, pos, n);
     size_t len = e - pos;
+    const uint8_t* piece = s + pos;
+    pos = e;
     if (len == 1) {
-      sink.AddOne(v.ByteRank(s[pos]));
+      sink.AddOne(v.ByteRank(piece[0]));
+    } else if (len <= PieceCache::kMaxLen) {
+      uint64_t h = PieceCache::Hash(piece, len);
+      const uint32_t* ids;
+      size_t k = cache.Find(h, piece, len, &ids);
+      if (k) {
+        sink.Add(ids, k);
+        continue;
+      }
+      k = BytePairEncode(v, piece, len, buf, Scratch());
+      cache.Put(h, piece, len, buf, k);
+      sink.Add(buf, k);
     } else if (len <= kShortPiece) {
-      size_t k = BytePairEncode(v, s + pos, len, buf, Scratch());
+      size_t k = BytePairEncode(v, piece, len, buf, Scratch());
       sink.Add(buf, k);
     } else {
-      uint32_t whole = v.Rank(s + pos, len);
+      uint32_t whole = v.Rank(piece, len);
       if (whole != kNoRank) {
         sink.AddOne(whole);
       } else {
-        size_t k = BytePairEncodeLong(v, s + pos, len, Scratch(), sink.long_out());
+        size_t k = BytePairEncodeLong(v, piece, len, Scratch(), sink.long_out());
         if (!sink.long_out()) sink.AddCount(k);
       }
     }
-    pos = e;
   }
 }
 
@@ -70,9 +83,9 @@ template <class Sink>
 void EncodeSegment(EncodingId id, const Vocab& v, std::string_view text, Sink& sink) {
   auto* s = reinterpret_cast<const uint8_t*>(text.data());
   if (id == EncodingId::kCl100kBase) {
-    EncodeOrdinary<NextPieceCl100k>(v, s, text.size(), sink);
+    EncodeOrdinary<NextPieceCl100k>(v, PieceCache::Get(0), s, text.size(), sink);
   } else {
-    EncodeOrdinary<NextPieceO200k>(v, s, text.size(), sink);
+    EncodeOrdinary<NextPieceO200k>(v, PieceCache::Get(1), s, text.size(), sink);
   }
 }
 

@@ -49,6 +49,7 @@ absl::Status Vocab::Load(std::string_view text) {
   max_len_ = 0;
   for (auto& r : byte_rank_) r = kNoRank;
   pair_rank_.assign(65536, kNoRank);
+  trigrams_.assign((1u << 24) / 64, 0);
   for (uint32_t r = 0; r < n; ++r) {
     auto* p = reinterpret_cast<const uint8_t*>(bytes_.data() + offsets_[r]);
     size_t len = offsets_[r + 1] - offsets_[r];
@@ -58,6 +59,10 @@ absl::Status Vocab::Load(std::string_view text) {
       byte_rank_[p[0]] = r;
     }
     if (len == 2) pair_rank_[(uint32_t{p[0]} << 8) | p[1]] = r;
+    for (size_t k = 0; k + 3 <= len; ++k) {
+      uint32_t x = (uint32_t{p[k]} << 16) | (uint32_t{p[k + 1]} << 8) | p[k + 2];
+      trigrams_[x >> 6] |= uint64_t{1} << (x & 63);
+    }
     uint64_t key = Key(p, len);
     size_t i = Hash(key, p, len) >> shift_;
     for (;;) {

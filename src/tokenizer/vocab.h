@@ -38,6 +38,16 @@ class Vocab {
     }
   }
   uint32_t ByteRank(uint8_t b) const { return byte_rank_[b]; }
+
+  // True when no token spans the boundary between p[k-1] and p[k] of [p, p+n), so no
+  // merge can ever cross it: the two-byte string there is not a token and neither
+  // three-byte string around it occurs inside any token. REQUIRES: 0 < k < n.
+  bool NoTokenSpans(const uint8_t* p, size_t n, size_t k) const {
+    if (pair_rank_[(uint32_t{p[k - 1]} << 8) | p[k]] != kNoRank) return false;
+    if (k >= 2 && InsideToken(p + k - 2)) return false;
+    if (k + 1 < n && InsideToken(p + k - 1)) return false;
+    return true;
+  }
   size_t size() const { return offsets_.empty() ? 0 : offsets_.size() - 1; }
   size_t max_len() const { return max_len_; }
   std::string_view Bytes(uint32_t rank) const {
@@ -84,6 +94,10 @@ class Vocab {
     }
     return Mix(h) * 0x9E3779B97F4A7C15ull;
   }
+  bool InsideToken(const uint8_t* t) const {
+    uint32_t x = (uint32_t{t[0]} << 16) | (uint32_t{t[1]} << 8) | t[2];
+    return (trigrams_[x >> 6] >> (x & 63)) & 1u;
+  }
   bool Tail(uint32_t rank, const uint8_t* p, size_t len) const {
     return std::memcmp(bytes_.data() + offsets_[rank] + 8, p + 8, len - 8) == 0;
   }
@@ -96,6 +110,7 @@ class Vocab {
   std::vector<uint32_t> offsets_;  // rank -> offset in bytes_; size n+1
   uint32_t byte_rank_[256];
   std::vector<uint32_t> pair_rank_;  // 65536 entries: two-byte tokens
+  std::vector<uint64_t> trigrams_;   // 2^24 bits: three-byte strings inside some token
 };
 
 }  // namespace tollgate::tokenizer

@@ -1,0 +1,32 @@
+-- wrk script: alternates POST /api/agent/usage/check and /api/agent/usage/report, each
+-- report with a fresh idempotency key, spread over 1,000 users. Reads the bearer key
+-- from the environment (BENCH_KEY).
+local counter = 0
+local thread_id = 0
+local key = os.getenv("BENCH_KEY")
+
+function setup(thread)
+  thread_id = thread_id + 1
+  thread:set("tid", thread_id)
+end
+
+function request()
+  counter = counter + 1
+  local user = "u" .. (counter % 1000)
+  local headers = { ["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json" }
+  if counter % 2 == 1 then
+    return wrk.format("POST", "/api/agent/usage/check", headers,
+      '{"user_id":"' .. user .. '","provider":"openai","model":"gpt-4o","input_tokens":120,"max_output_tokens":200}')
+  end
+  return wrk.format("POST", "/api/agent/usage/report", headers,
+    '{"idempotency_key":"b' .. tid .. "-" .. counter .. '","user_id":"' .. user ..
+    '","provider":"openai","model":"gpt-4o","usage":{"prompt_tokens":120,"completion_tokens":150}}')
+end
+
+function done(summary, latency, requests)
+  local errors = summary.errors.status + summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT rps=%.0f p50_ms=%.3f p99_ms=%.3f errors=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, errors))
+end
