@@ -172,6 +172,10 @@ struct SqliteOptions {
   int max_batch = 512;     // entries per transaction, >= 1
   int max_queue = 65536;   // queued entries beyond which Append answers ResourceExhausted
   absl::Duration busy_timeout = absl::Seconds(5);  // wait for a lock held elsewhere
+  // true: synchronous=FULL, every commit is fsynced: a committed entry survives kill -9
+  // and power loss. false: synchronous=NORMAL: it survives kill -9 (the process can die
+  // at any point), but a power cut may lose the last commits before a checkpoint.
+  bool fsync_each_commit = true;
 };
 
 // Opens (creating and migrating as needed) a SQLite store in WAL mode with

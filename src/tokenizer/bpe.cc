@@ -6,7 +6,7 @@
 namespace tollgate::tokenizer {
 namespace {
 
-size_t ShortMerge(const Vocab& v, const uint8_t* p, size_t n, uint32_t* out) {
+size_t ShortMerge(const Vocab& v, const uint8_t* p, size_t n, uint32_t* out, PairCache& pc) {
   uint32_t start[kShortPiece + 1];
   uint32_t pair[kShortPiece];
   size_t m = n;
@@ -32,8 +32,10 @@ size_t ShortMerge(const Vocab& v, const uint8_t* p, size_t n, uint32_t* out) {
     std::memmove(out + bi + 1, out + bi + 2, (m - bi - 2) * sizeof(uint32_t));
     std::memmove(pair + bi + 1, pair + bi + 2, (m - bi - 2) * sizeof(uint32_t));
     --m;
-    if (bi + 1 < m) pair[bi] = v.Rank(p + start[bi], start[bi + 2] - start[bi]);
-    if (bi > 0) pair[bi - 1] = v.Rank(p + start[bi - 1], start[bi + 1] - start[bi - 1]);
+    if (bi + 1 < m) pair[bi] = pc.Rank(v, out[bi], out[bi + 1], p + start[bi], start[bi + 2] - start[bi]);
+    if (bi > 0) {
+      pair[bi - 1] = pc.Rank(v, out[bi - 1], out[bi], p + start[bi - 1], start[bi + 1] - start[bi - 1]);
+    }
   }
   return m;
 }
@@ -51,17 +53,15 @@ size_t BytePairEncode(const Vocab& v, const uint8_t* p, size_t n, uint32_t* out,
     out[0] = whole;
     return 1;
   }
-  return ShortMerge(v, p, n, out);
+  return ShortMerge(v, p, n, out, scratch.pairs);
 }
 
 // Long pieces: the same rule, with the pair ranks kept in blocks of kBlock positions, a
 // per-block minimum and a segment tree over the blocks. Each merge costs one descent of
 // the tree, a scan of one block and a few block/tree updates: O(n log n) overall with
 // small constants, and cache-friendly where a heap of (rank, position) is not.
-namespace {
-
-size_t MergeLong(const Vocab& v, const uint8_t* p, size_t n, BpeScratch& s,
-                 std::vector<uint32_t>* out) {
+size_t BytePairEncodeBlocked(const Vocab& v, const uint8_t* p, size_t n, BpeScratch& s,
+                             std::vector<uint32_t>* out) {
   constexpr uint32_t kNone = 0xFFFFFFFFu;
   constexpr size_t kBlock = 64;
   const size_t nb = (n + kBlock - 1) / kBlock;
@@ -137,8 +137,6 @@ size_t MergeLong(const Vocab& v, const uint8_t* p, size_t n, BpeScratch& s,
   return count;
 }
 
-}  // namespace
-
 // A long piece is first cut where no token spans the boundary (Vocab::NoTokenSpans): no
 // merge crosses such a cut, and each side evolves exactly as it would alone, so the
 // segments are merged independently, each in cache.
@@ -159,7 +157,7 @@ size_t BytePairEncodeLong(const Vocab& v, const uint8_t* p, size_t n, BpeScratch
         if (out) out->push_back(whole);
         ++count;
       } else {
-        count += MergeLong(v, p + b, len, s, out);
+        count += BytePairEncodeBlocked(v, p + b, len, s, out);
       }
     }
   };

@@ -1,6 +1,6 @@
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
+#include <memory>
 #include <utility>
 
 #include "tokenizer/bpe.h"
@@ -37,13 +37,16 @@ struct IdSink {
   std::vector<uint32_t>* long_out() { return &out; }
 };
 
-BpeScratch& Scratch() {
-  thread_local BpeScratch scratch;
-  return scratch;
+BpeScratch& Scratch(int slot) {
+  thread_local std::unique_ptr<BpeScratch> scratch[2];
+  if (!scratch[slot]) scratch[slot] = std::make_unique<BpeScratch>();
+  return *scratch[slot];
 }
 
 template <size_t (*Next)(const uint8_t*, size_t, size_t), class Sink>
-void EncodeOrdinary(const Vocab& v, PieceCache& cache, const uint8_t* s, size_t n, Sink& sink) {
+void EncodeOrdinary(const Vocab& v, int slot, const uint8_t* s, size_t n, Sink& sink) {
+  PieceCache& cache = PieceCache::Get(slot);
+  BpeScratch& scratch = Scratch(slot);
   uint32_t buf[kShortPiece];
   size_t pos = 0;
   while (pos < n) {
@@ -61,18 +64,18 @@ void EncodeOrdinary(const Vocab& v, PieceCache& cache, const uint8_t* s, size_t 
         sink.Add(ids, k);
         continue;
       }
-      k = BytePairEncode(v, piece, len, buf, Scratch());
+      k = BytePairEncode(v, piece, len, buf, scratch);
       cache.Put(h, piece, len, buf, k);
       sink.Add(buf, k);
     } else if (len <= kShortPiece) {
-      size_t k = BytePairEncode(v, piece, len, buf, Scratch());
+      size_t k = BytePairEncode(v, piece, len, buf, scratch);
       sink.Add(buf, k);
     } else {
       uint32_t whole = v.Rank(piece, len);
       if (whole != kNoRank) {
         sink.AddOne(whole);
       } else {
-        size_t k = BytePairEncodeLong(v, piece, len, Scratch(), sink.long_out());
+        size_t k = BytePairEncodeLong(v, piece, len, scratch, sink.long_out());
         if (!sink.long_out()) sink.AddCount(k);
       }
     }
@@ -83,9 +86,9 @@ template <class Sink>
 void EncodeSegment(EncodingId id, const Vocab& v, std::string_view text, Sink& sink) {
   auto* s = reinterpret_cast<const uint8_t*>(text.data());
   if (id == EncodingId::kCl100kBase) {
-    EncodeOrdinary<NextPieceCl100k>(v, PieceCache::Get(0), s, text.size(), sink);
+    EncodeOrdinary<NextPieceCl100k>(v, 0, s, text.size(), sink);
   } else {
-    EncodeOrdinary<NextPieceO200k>(v, PieceCache::Get(1), s, text.size(), sink);
+    EncodeOrdinary<NextPieceO200k>(v, 1, s, text.size(), sink);
   }
 }
 

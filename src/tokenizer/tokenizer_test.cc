@@ -192,23 +192,28 @@ TEST_P(SplitterParityTest, HandWrittenSplitterEqualsPcre2) {
 INSTANTIATE_TEST_SUITE_P(Encodings, SplitterParityTest,
                          ::testing::Values(EncodingId::kCl100kBase, EncodingId::kO200kBase));
 
-TEST(BpeTest, LongPieceMergeEqualsArrayMerge) {
-  // Pieces long enough to need many merges, short enough for the array merge.
+TEST(BpeTest, LongPieceMergesEqualArrayMerge) {
+  // Pieces long enough to need many merges, short enough for the array merge; the merge
+  // rule is independent of pre-splitting, so compare on raw bytes.
   std::mt19937 rng(5);
-  BpeScratch scratch;
-  const std::string alphabet = "aaabcdeeilnorst ";
-  for (int i = 0; i < 2000; ++i) {
+  BpeScratch scratch[2];  // caches are per encoding
+  const std::string alphabets[] = {"aaabcdeeilnorst ", "\xd0\xb0\xd0\xb5\xd0\xbe\xd1\x81"};
+  for (int i = 0; i < 3000; ++i) {
+    const std::string& alphabet = alphabets[i % 2];
     size_t n = 2 + rng() % (kShortPiece - 1);
     std::string piece(n, 'a');
     for (auto& c : piece) c = alphabet[rng() % alphabet.size()];
+    auto* p = reinterpret_cast<const uint8_t*>(piece.data());
     for (EncodingId id : {EncodingId::kCl100kBase, EncodingId::kO200kBase}) {
-      // The merge rule is independent of pre-splitting, so compare on the raw piece.
-      std::vector<uint32_t> via_long;
-      uint32_t buf[kShortPiece];
+      BpeScratch& s = scratch[static_cast<int>(id)];
       const Vocab& v = GetVocab(id);
-      size_t k = BytePairEncode(v, reinterpret_cast<const uint8_t*>(piece.data()), n, buf, scratch);
-      BytePairEncodeLong(v, reinterpret_cast<const uint8_t*>(piece.data()), n, scratch, &via_long);
-      ASSERT_EQ(std::vector<uint32_t>(buf, buf + k), via_long) << piece;
+      uint32_t buf[kShortPiece];
+      size_t k = BytePairEncode(v, p, n, buf, s);
+      std::vector<uint32_t> want(buf, buf + k), segmented, blocked;
+      BytePairEncodeLong(v, p, n, s, &segmented);
+      BytePairEncodeBlocked(v, p, n, s, &blocked);
+      ASSERT_EQ(segmented, want) << piece;
+      ASSERT_EQ(blocked, want) << piece;
     }
   }
 }

@@ -74,6 +74,16 @@ std::string SanitizeUtf8(std::string_view s) {
   const uint8_t* p = reinterpret_cast<const uint8_t*>(s.data());
   const uint8_t* end = p + s.size();
   while (p < end) {
+    const uint8_t* run = p;
+    while (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (w & 0x8080808080808080ull) break;
+      p += 8;
+    }
+    while (p < end && *p < 0x80) ++p;
+    out.append(reinterpret_cast<const char*>(run), p - run);
+    if (p >= end) break;
     int bad;
     int n = SequenceLength(p, end, &bad);
     if (n > 0) {

@@ -42,7 +42,21 @@ absl::Status Vocab::Load(std::string_view text) {
   }
   const size_t n = line_no;
   if (n < 256) return absl::DataLossError("fewer than 256 ranks");
-  size_t cap = std::bit_ceil(n * 2);
+  size_t n_small = 0, n_big = 0;
+  for (uint32_t r = 0; r < n; ++r) {
+    size_t len = offsets_[r + 1] - offsets_[r];
+    n_small += len == 3 || len == 4;
+    n_big += len >= 5;
+  }
+  if (n > 0xFFFFFF) return absl::DataLossError("too many ranks");
+  size_t small_cap = std::bit_ceil(n_small + n_small / 2 + 16);
+  small_.assign(small_cap, 0);
+  small_mask_ = small_cap - 1;
+  small_shift_ = 64 - std::countr_zero(small_cap);
+  size_t filter_words = std::bit_ceil((n_big * 8 + 64) / 64);
+  filter_.assign(filter_words, 0);
+  filter_mask_ = filter_words - 1;
+  size_t cap = std::bit_ceil(n_big * 2 + 16);
   slots_.assign(cap, Slot{});
   mask_ = cap - 1;
   shift_ = 64 - std::countr_zero(cap);
@@ -63,8 +77,21 @@ absl::Status Vocab::Load(std::string_view text) {
       uint32_t x = (uint32_t{p[k]} << 16) | (uint32_t{p[k + 1]} << 8) | p[k + 2];
       trigrams_[x >> 6] |= uint64_t{1} << (x & 63);
     }
+    if (len == 3 || len == 4) {
+      uint32_t key = SmallKey(p, len);
+      size_t i = SmallIndex(key, len);
+      while (small_[i] != 0) {
+        if ((small_[i] >> 24) == ((uint64_t{key} << 8) | len)) return absl::DataLossError("duplicate token");
+        i = (i + 1) & small_mask_;
+      }
+      small_[i] = (uint64_t{key} << 32) | (uint64_t{len} << 24) | r;
+      continue;
+    }
+    if (len < 5) continue;
     uint64_t key = Key(p, len);
-    size_t i = Hash(key, p, len) >> shift_;
+    const uint64_t h = Hash(key, p, len);
+    filter_[(h >> 12) & filter_mask_] |= (uint64_t{1} << (h & 63)) | (uint64_t{1} << ((h >> 6) & 63));
+    size_t i = h >> shift_;
     for (;;) {
       Slot& s = slots_[i];
       if (s.len == 0) {

@@ -25,10 +25,17 @@ class Vocab {
 
   uint32_t Rank(const uint8_t* p, size_t len) const {
     if (len == 2) return pair_rank_[(uint32_t{p[0]} << 8) | p[1]];
-    if (len == 1) return byte_rank_[p[0]];
+    if (len <= 4) {
+      if (len == 1) return byte_rank_[p[0]];
+      return SmallRank(SmallKey(p, len), len);
+    }
     if (len > max_len_) return kNoRank;
     uint64_t key = Key(p, len);
     uint64_t h = Hash(key, p, len);
+    // Most failed lookups (pairs that are not tokens) stop here, in a filter that stays in
+    // cache, instead of in the large table.
+    const uint64_t f = filter_[(h >> 12) & filter_mask_];
+    if (((f >> (h & 63)) & (f >> ((h >> 6) & 63)) & 1u) == 0) return kNoRank;
     size_t i = h >> shift_;
     for (;;) {
       const Slot& s = slots_[i];
@@ -61,12 +68,34 @@ class Vocab {
     uint32_t len = 0;  // 0 = empty
   };
 
+  // Tokens of 3 and 4 bytes (a quarter of the vocabulary, and most merges inside
+  // multi-byte characters) live in a compact table of 8-byte slots that stays in cache:
+  // key (32 bits) | len (8) | rank (24). 0 is an empty slot.
+  static uint32_t SmallKey(const uint8_t* p, size_t len) {
+    if (len == 4) {
+      uint32_t w;
+      std::memcpy(&w, p, 4);
+      return w;
+    }
+    return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16);
+  }
+  size_t SmallIndex(uint32_t key, size_t len) const {
+    return ((uint64_t{key} ^ (len << 32)) * 0x9E3779B97F4A7C15ull) >> small_shift_;
+  }
+  uint32_t SmallRank(uint32_t key, size_t len) const {
+    const uint64_t want = (uint64_t{key} << 32) | (uint64_t{len} << 24);
+    for (size_t i = SmallIndex(key, len);; i = (i + 1) & small_mask_) {
+      uint64_t s = small_[i];
+      if ((s & ~uint64_t{0xFFFFFF}) == want) return static_cast<uint32_t>(s & 0xFFFFFF);
+      if (s == 0) return kNoRank;
+    }
+  }
+
   // Injective for len <= 8 (given len); the first 8 bytes otherwise.
   static uint64_t Key(const uint8_t* p, size_t len) {
     if (len >= 8) {
       uint64_t w;
       std::memcpy(&w, p, 8);
-      if (len == 8) return w;
       return w;
     }
     if (len >= 4) {
@@ -102,7 +131,12 @@ class Vocab {
     return std::memcmp(bytes_.data() + offsets_[rank] + 8, p + 8, len - 8) == 0;
   }
 
-  std::vector<Slot> slots_;
+  std::vector<uint64_t> small_;  // 3- and 4-byte tokens
+  size_t small_mask_ = 0;
+  int small_shift_ = 64;
+  std::vector<Slot> slots_;  // tokens of 5 bytes or more
+  std::vector<uint64_t> filter_;  // Bloom filter (2 bits per token in one word) over slots_
+  size_t filter_mask_ = 0;
   size_t mask_ = 0;
   int shift_ = 64;
   size_t max_len_ = 0;

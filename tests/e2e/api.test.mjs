@@ -249,3 +249,34 @@ test('admin usage summary, events and prices', async (t) => {
   });
   assert.equal(r.body.cost_usd, 6.25);
 });
+
+test('check counts text and chat messages when input_tokens is absent', async (t) => {
+  const s = await startServer(t);
+  const { keys } = await setupTenant(s, 'acme');
+  const text = await s.req('POST', '/api/agent/usage/check', {
+    key: keys.agent,
+    body: { user_id: 'u', provider: 'openai', model: 'gpt-4o', text: 'hello world', max_output_tokens: 10 },
+  });
+  assert.equal(text.status, 200, JSON.stringify(text.body));
+  assert.equal(text.body.input_tokens, 2);
+  assert.equal(text.body.encoding, 'o200k_base');
+  assert.equal(text.body.estimated, false);
+  // OpenAI's published example: these two messages are 3+3 per message, their values,
+  // and 3 for reply priming.
+  const chat = await s.req('POST', '/api/utils/token_counter', {
+    key: keys.agent,
+    body: { model: 'gpt-4', messages: [{ role: 'system', content: 'You are a helpful assistant.' }, { role: 'user', content: 'Hello!' }] },
+  });
+  assert.equal(chat.status, 200, JSON.stringify(chat.body));
+  assert.equal(chat.body.encoding, 'cl100k_base');
+  assert.equal(chat.body.tokens, 3 + 1 + 6 + 3 + 1 + 2 + 3);
+  const claude = await s.req('POST', '/api/utils/token_counter', {
+    key: keys.agent, body: { model: 'claude-3-5-haiku-20241022', text: 'hello world' },
+  });
+  assert.equal(claude.body.estimated, true);
+  const unknown = await s.req('POST', '/api/agent/usage/check', {
+    key: keys.agent, body: { user_id: 'u', provider: 'acme-ai', model: 'mystery', text: 'x' },
+  });
+  assert.equal(unknown.status, 400);
+  assert.match(unknown.body.error.message, /model/);
+});

@@ -1,5 +1,8 @@
 #include "server/common/config.h"
 
+#include <toml++/toml.h>
+
+#include <boost/url/parse.hpp>
 #include <cctype>
 #include <fstream>
 #include <functional>
@@ -8,9 +11,6 @@
 #include <sstream>
 #include <utility>
 #include <vector>
-
-#include <boost/url/parse.hpp>
-#include <toml++/toml.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -30,7 +30,7 @@ struct RawValue {
   std::string text;     // kString
   int64_t integer = 0;  // kInt
   bool from_env = false;
-  std::string origin;   // how errors name where it came from
+  std::string origin;  // how errors name where it came from
 };
 
 std::string EnvName(std::string_view key) {
@@ -134,10 +134,11 @@ void AddProvider(std::vector<KeySpec>& specs, const std::string& name,
 const std::vector<KeySpec>& Specs() {
   static const std::vector<KeySpec>* specs = [] {
     auto* s = new std::vector<KeySpec>;
-    s->push_back(Str("server.listen", [](Config& c) -> std::string& { return c.server.listen; },
-                     CheckListen));
-    s->push_back(Str("server.data_dir",
-                     [](Config& c) -> std::string& { return c.server.data_dir; }, CheckNonEmpty));
+    s->push_back(Str(
+        "server.listen", [](Config& c) -> std::string& { return c.server.listen; }, CheckListen));
+    s->push_back(Str(
+        "server.data_dir", [](Config& c) -> std::string& { return c.server.data_dir; },
+        CheckNonEmpty));
     s->push_back(Int<int64_t>("server.max_body_bytes", 1, int64_t{1} << 32,
                               [](Config& c) -> int64_t& { return c.server.max_body_bytes; }));
     s->push_back(
@@ -154,8 +155,7 @@ const std::vector<KeySpec>& Specs() {
                     absl::StatusOr<std::string> v = AsString(raw);
                     if (!v.ok()) return v.status();
                     if (*v == "postgres") {
-                      return Bad(raw,
-                                 "'postgres' is not built yet; the only backend is 'sqlite'");
+                      return Bad(raw, "'postgres' is not built yet; the only backend is 'sqlite'");
                     }
                     if (*v != "sqlite") return Bad(raw, "must be 'sqlite'");
                     c.storage.backend = *v;
@@ -189,8 +189,8 @@ const std::vector<KeySpec>& Specs() {
     s->push_back(
         Int<int64_t>("metering.default_output_estimate", 0, 100000000,
                      [](Config& c) -> int64_t& { return c.metering.default_output_estimate; }));
-    s->push_back(
-        Int<int>("metering.lease_s", 1, 86400, [](Config& c) -> int& { return c.metering.lease_s; }));
+    s->push_back(Int<int>("metering.lease_s", 1, 86400,
+                          [](Config& c) -> int& { return c.metering.lease_s; }));
     AddProvider(*s, "openai", &Config::openai);
     AddProvider(*s, "anthropic", &Config::anthropic);
     AddProvider(*s, "gemini", &Config::gemini);
@@ -223,7 +223,8 @@ absl::Status Flatten(const toml::table& table, const std::string& prefix, const 
     std::string where = absl::StrCat("config key '", key, "' in ", file);
     if (node.is_table()) {
       if (!IsTablePath(key)) {
-        return absl::InvalidArgumentError(absl::StrCat("unknown config section [", key, "] in ", file));
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown config section [", key, "] in ", file));
       }
       if (absl::Status s = Flatten(*node.as_table(), key + ".", file, out); !s.ok()) return s;
       continue;

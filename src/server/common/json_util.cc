@@ -1,10 +1,9 @@
 #include "server/common/json_util.h"
 
+#include <boost/json/parser.hpp>
 #include <cmath>
 #include <limits>
 #include <utility>
-
-#include <boost/json/parser.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"

@@ -1,9 +1,9 @@
 #include "server/common/json_util.h"
 
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace tollgate::server {
 namespace {
@@ -61,8 +61,7 @@ TEST(JsonReaderTest, NonNegativeIntRejectsBadValuesNamingTheField) {
     auto o = Obj(bad);
     auto v = JsonReader(o).NonNegativeInt("input_tokens");
     ASSERT_FALSE(v.ok()) << bad;
-    EXPECT_EQ(Message(v.status()),
-              "field 'input_tokens' must be a non-negative integer below 2^63")
+    EXPECT_EQ(Message(v.status()), "field 'input_tokens' must be a non-negative integer below 2^63")
         << bad;
   }
 }

@@ -10,6 +10,7 @@
 #include "server/handlers/common.h"
 #include "server/handlers/routes.h"
 #include "server/http/await_callback.h"
+#include "tollgate/tokenizer.h"
 
 namespace tollgate::server::handlers {
 namespace {
@@ -54,6 +55,36 @@ absl::StatusOr<CallContext> ReadCall(const RequestContext& ctx, const Caller& ca
   return call;
 }
 
+}  // namespace
+
+// Counts the input of a body that gives `text` or chat `messages` (with optional
+// `tools`) instead of input_tokens.
+absl::StatusOr<tokenizer::TokenCount> CountInput(const json::object& body, std::string_view model) {
+  const json::value* text = body.if_contains("text");
+  const json::value* messages = body.if_contains("messages");
+  absl::StatusOr<tokenizer::TokenCount> count = absl::InvalidArgumentError(
+      "one of the fields 'input_tokens', 'messages' or 'text' is required");
+  if (text != nullptr && !text->is_null()) {
+    if (!text->is_string()) return absl::InvalidArgumentError("field 'text' must be a string");
+    count = tokenizer::CountText(model, std::string_view(text->as_string()));
+  } else if (messages != nullptr && !messages->is_null()) {
+    json::object chat{{"messages", *messages}};
+    if (const json::value* tools = body.if_contains("tools")) chat["tools"] = *tools;
+    absl::StatusOr<tokenizer::ChatRequest> parsed = tokenizer::ParseChatRequest(json::serialize(chat));
+    if (!parsed.ok()) return parsed.status();
+    count = tokenizer::CountChat(model, *parsed);
+  } else {
+    return count;
+  }
+  if (absl::IsNotFound(count.status()))
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field 'model': no tokenizer for '", std::string(model.substr(0, 128)),
+        "'; send input_tokens instead"));
+  return count;
+}
+
+namespace {
+
 json::object CheckJson(const CheckAnswer& a) {
   const CheckResult& r = a.result;
   json::object o;
@@ -86,13 +117,25 @@ awaitable<Response> Check(RequestContext& ctx, Metering* m) {
   req.ctx = *call;
   absl::StatusOr<std::optional<int64_t>> input = f.NonNegativeInt("input_tokens");
   if (!input.ok()) co_return ErrorResponse(input.status());
-  if (!input->has_value())
-    co_return ErrorResponse(absl::InvalidArgumentError("field 'input_tokens' is required"));
-  req.input_tokens = **input;
+  std::optional<tokenizer::TokenCount> counted;
+  if (input->has_value()) {
+    req.input_tokens = **input;
+  } else {
+    absl::StatusOr<tokenizer::TokenCount> c = CountInput(*body, req.ctx.model);
+    if (!c.ok()) co_return ErrorResponse(c.status());
+    counted = *c;
+    req.input_tokens = c->tokens;
+  }
   absl::StatusOr<std::optional<int64_t>> max_out = f.NonNegativeInt("max_output_tokens");
   if (!max_out.ok()) co_return ErrorResponse(max_out.status());
   req.max_output_tokens = *max_out;
-  co_return Ok(CheckJson(m->Check(req)));
+  json::object answer = CheckJson(m->Check(req));
+  if (counted) {
+    answer["input_tokens"] = counted->tokens;
+    answer["encoding"] = counted->encoding;
+    answer["estimated"] = counted->estimated;
+  }
+  co_return Ok(answer);
 }
 
 awaitable<Response> Report(RequestContext& ctx, Metering* m) {
@@ -195,6 +238,23 @@ awaitable<Response> Status(RequestContext& ctx, Metering* m) {
   co_return Ok(o);
 }
 
+// POST /api/utils/token_counter {model, text | messages [, tools]}: any valid key.
+awaitable<Response> TokenCounter(RequestContext& ctx, Metering* m) {
+  absl::StatusOr<Caller> caller =
+      Authenticate(ctx, *m, {Role::kAdmin, Role::kTenantAdmin, Role::kAgent, Role::kClient});
+  if (!caller.ok()) co_return ErrorResponse(caller.status());
+  absl::StatusOr<json::object> body = BodyObject(ctx);
+  if (!body.ok()) co_return ErrorResponse(body.status());
+  absl::StatusOr<std::string> model = JsonReader(*body).RequiredNonEmptyString("model", 256);
+  if (!model.ok()) co_return ErrorResponse(model.status());
+  if (!body->contains("text") && !body->contains("messages"))
+    co_return ErrorResponse(absl::InvalidArgumentError("one of the fields 'text' or 'messages' is required"));
+  absl::StatusOr<tokenizer::TokenCount> c = CountInput(*body, *model);
+  if (!c.ok()) co_return ErrorResponse(c.status());
+  co_return Ok(json::object{{"model", *model}, {"tokens", c->tokens}, {"encoding", c->encoding},
+                            {"estimated", c->estimated}});
+}
+
 }  // namespace
 
 void AddAgentRoutes(Router& router, Metering* m) {
@@ -203,6 +263,8 @@ void AddAgentRoutes(Router& router, Metering* m) {
   router.Add(verb::post, "/api/agent/usage/report", [m](RequestContext& c) { return Report(c, m); });
   router.Add(verb::post, "/api/agent/usage/release", [m](RequestContext& c) { return Release(c, m); });
   router.Add(verb::get, "/api/agent/usage/status", [m](RequestContext& c) { return Status(c, m); });
+  router.Add(verb::post, "/api/utils/token_counter",
+             [m](RequestContext& c) { return TokenCounter(c, m); });
 }
 
 }  // namespace tollgate::server::handlers

@@ -8,7 +8,8 @@
 
 namespace tollgate::server::handlers {
 
-// POST /api/agent/usage/{check,report,release}, GET /api/agent/usage/status.
+// POST /api/agent/usage/{check,report,release}, GET /api/agent/usage/status, and
+// POST /api/utils/token_counter.
 void AddAgentRoutes(Router& router, Metering* metering);
 // /api/client/usage/*: status, limits CRUD, history, events, export.
 void AddClientRoutes(Router& router, Metering* metering);

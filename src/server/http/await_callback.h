@@ -1,11 +1,6 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
-#include <memory>
-#include <optional>
-#include <utility>
-
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -13,6 +8,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
 
 namespace tollgate::server {
 
@@ -57,8 +56,7 @@ boost::asio::awaitable<T> AwaitCallback(std::function<void(std::function<void(T)
     };
     start(std::move(done));
   };
-  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                                 void(T)>(
+  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(T)>(
       std::move(initiation), boost::asio::use_awaitable, std::move(start));
 }
 

@@ -1,10 +1,10 @@
 #include "server/http/errors.h"
 
-#include <optional>
-#include <utility>
+#include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
-#include <spdlog/spdlog.h>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/cord.h"
 

@@ -18,8 +18,8 @@ Response JsonResponse(boost::beast::http::status status, std::string body);
 
 // An error response in the section 7 shape. `message` is sent to the client as is: never
 // put internal details (paths, SQL, upstream keys) in it.
-Response JsonError(boost::beast::http::status status, std::string_view type,
-                   std::string_view code, std::string_view message);
+Response JsonError(boost::beast::http::status status, std::string_view type, std::string_view code,
+                   std::string_view message);
 
 // How an absl::Status is shown to a client.
 struct MappedError {

@@ -2,8 +2,9 @@
 
 namespace tollgate::server {
 
-boost::asio::awaitable<bool> BufferResponseWriter::DoWriteHeader(
-    boost::beast::http::status s, std::string_view type, HeaderList h) {
+boost::asio::awaitable<bool> BufferResponseWriter::DoWriteHeader(boost::beast::http::status s,
+                                                                 std::string_view type,
+                                                                 HeaderList h) {
   header_written_ = true;
   status = s;
   content_type = std::string(type);

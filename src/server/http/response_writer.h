@@ -1,13 +1,12 @@
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/status.hpp>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/status.hpp>
 
 namespace tollgate::server {
 

@@ -1,10 +1,10 @@
 #include "server/http/router.h"
 
-#include <cstdlib>
-#include <string>
+#include <spdlog/spdlog.h>
 
 #include <boost/url/parse.hpp>
-#include <spdlog/spdlog.h>
+#include <cstdlib>
+#include <string>
 
 #include "server/http/errors.h"
 
@@ -133,8 +133,7 @@ bool Router::MatchSegment(const std::vector<Token>& tokens, size_t ti, std::stri
   return false;
 }
 
-const Router::Route* Router::Find(std::string_view path,
-                                  const std::vector<std::string>& segments,
+const Router::Route* Router::Find(std::string_view path, const std::vector<std::string>& segments,
                                   PathParams* params) const {
   for (const Route& route : patterned_) {
     if (route.segments.size() != segments.size()) continue;
@@ -191,10 +190,10 @@ boost::asio::awaitable<Response> Router::Dispatch(RequestContext& ctx) const {
   for (const auto& [verb, handler] : route->methods) {
     if (verb == ctx.req.method()) co_return co_await handler(ctx);
   }
-  Response res = JsonError(http::status::method_not_allowed, "invalid_request_error",
-                           "method_not_allowed",
-                           "method " + std::string(std::string_view(ctx.req.method_string())) +
-                               " is not allowed on " + std::string(ctx.path));
+  Response res =
+      JsonError(http::status::method_not_allowed, "invalid_request_error", "method_not_allowed",
+                "method " + std::string(std::string_view(ctx.req.method_string())) +
+                    " is not allowed on " + std::string(ctx.path));
   res.set(http::field::allow, AllowHeader(route->methods));
   co_return res;
 }

@@ -1,16 +1,15 @@
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/url/url_view.hpp>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/verb.hpp>
-#include <boost/url/url_view.hpp>
 
 #include "absl/container/flat_hash_map.h"
 #include "server/http/message.h"

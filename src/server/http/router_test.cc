@@ -1,12 +1,12 @@
 #include "server/http/router.h"
 
-#include <thread>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
+#include <thread>
 
 #include "server/http/await_callback.h"
 #include "server/http/errors.h"
@@ -52,8 +52,7 @@ class RouterTest : public ::testing::Test {
     router_.Add(http::verb::get, "/api/admin/tenants/{id}", Echo("get"));
     router_.Add(http::verb::delete_, "/api/admin/tenants/{id}", Echo("delete"));
     router_.Add(http::verb::post, "/v1beta/models/{model}:generateContent", Echo("generate"));
-    router_.Add(http::verb::post, "/v1beta/models/{model}:streamGenerateContent",
-                Echo("stream"));
+    router_.Add(http::verb::post, "/v1beta/models/{model}:streamGenerateContent", Echo("stream"));
     router_.Add(http::verb::put, "/api/admin/prices/{provider}:{model}", Echo("price"));
     router_.Add(http::verb::get, "/", Echo("root"));
   }
@@ -155,8 +154,8 @@ TEST(ErrorsTest, MapStatusPassesClientMessagesAndHidesServerOnes) {
 }
 
 TEST(ErrorsTest, JsonErrorHasSpecShapeAndEscapes) {
-  Response res = JsonError(http::status::bad_request, "invalid_request_error", "bad",
-                           "quote \" here");
+  Response res =
+      JsonError(http::status::bad_request, "invalid_request_error", "bad", "quote \" here");
   EXPECT_EQ(res.result(), http::status::bad_request);
   EXPECT_EQ(res[http::field::content_type], "application/json");
   EXPECT_EQ(res.body(),
@@ -176,21 +175,20 @@ TEST(AwaitCallbackTest, ResumesOnOwnExecutorWithValueFromOtherThread) {
   std::thread::id io_thread;
   std::thread::id resumed_on;
   std::thread worker;
-  auto future = net::co_spawn(
-      ioc,
-      [&]() -> net::awaitable<int> {
-        io_thread = std::this_thread::get_id();
-        int v = co_await AwaitCallback<int>([&](std::function<void(int)> done) {
-          worker = std::thread([done] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            done(7);
-            done(8);  // ignored
-          });
-        });
-        resumed_on = std::this_thread::get_id();
-        co_return v;
-      }(),
-      net::use_future);
+  // A named lambda: the coroutine reads its captures through it, so it must outlive run().
+  auto body = [&]() -> net::awaitable<int> {
+    io_thread = std::this_thread::get_id();
+    int v = co_await AwaitCallback<int>([&](std::function<void(int)> done) {
+      worker = std::thread([done] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        done(7);
+        done(8);  // ignored
+      });
+    });
+    resumed_on = std::this_thread::get_id();
+    co_return v;
+  };
+  auto future = net::co_spawn(ioc, body(), net::use_future);
   ioc.run();  // returns only after the callback: the pending call counts as work
   worker.join();
   EXPECT_EQ(future.get(), 7);

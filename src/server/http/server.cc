@@ -1,13 +1,8 @@
 #include "server/http/server.h"
 
-#include <algorithm>
-#include <exception>
-#include <memory>
-#include <mutex>
-#include <thread>
-#include <utility>
-#include <vector>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -29,7 +24,12 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
-#include <spdlog/spdlog.h>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -89,8 +89,8 @@ struct HttpServer::State {
   absl::flat_hash_map<Session*, std::weak_ptr<Session>> sessions;  // GUARDED_BY(mu)
   std::atomic<bool> stopping{false};
 
-  std::atomic<uint64_t> accepted{0}, rejected{0}, open{0}, requests{0}, timeouts{0},
-      too_large{0}, headers_too_large{0}, handler_exceptions{0};
+  std::atomic<uint64_t> accepted{0}, rejected{0}, open{0}, requests{0}, timeouts{0}, too_large{0},
+      headers_too_large{0}, handler_exceptions{0};
 
   // Destroyed before `sessions`: destroying the io_context destroys pending handlers,
   // and with them sessions, which unregister.
@@ -154,8 +154,8 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   // Runs the handler and writes its answer. False ends the connection.
   net::awaitable<bool> Respond(Request& req);
   // Answers an unreadable request and lingers so the client sees the answer.
-  net::awaitable<void> Reject(http::status status, std::string_view code,
-                              std::string_view message, unsigned version);
+  net::awaitable<void> Reject(http::status status, std::string_view code, std::string_view message,
+                              unsigned version);
   bool Wrote(const beast::error_code& ec);
   void MarkGone();
   void StartWatch();
@@ -233,8 +233,7 @@ net::awaitable<bool> Session::ReadRequest(
     }
     if (ec && IsHttpParseError(ec) && ec != http::error::end_of_stream &&
         ec != http::error::partial_message) {
-      co_await Reject(http::status::bad_request, "malformed_request", "malformed HTTP request",
-                      11);
+      co_await Reject(http::status::bad_request, "malformed_request", "malformed HTTP request", 11);
       co_return false;
     }
     if (ec) co_return false;
@@ -293,12 +292,11 @@ net::awaitable<void> Session::Reject(http::status status, std::string_view code,
   // linger time is up: closing with unread data would reset the connection and the
   // client could lose the answer.
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.expires_after(std::min<std::chrono::milliseconds>(kLingerTime,
-                                                            state_->options.read_timeout));
+  stream_.expires_after(
+      std::min<std::chrono::milliseconds>(kLingerTime, state_->options.read_timeout));
   auto sink = std::make_unique<char[]>(kReadSize);
   for (;;) {
-    auto [rec, rn] =
-        co_await stream_.async_read_some(net::buffer(sink.get(), kReadSize), kNoThrow);
+    auto [rec, rn] = co_await stream_.async_read_some(net::buffer(sink.get(), kReadSize), kNoThrow);
     if (rec) break;
   }
 }
@@ -369,8 +367,7 @@ void Session::MarkGone() {
   }
 }
 
-net::awaitable<bool> Session::DoWriteHeader(http::status status,
-                                            std::string_view content_type,
+net::awaitable<bool> Session::DoWriteHeader(http::status status, std::string_view content_type,
                                             HeaderList extra_headers) {
   if (header_written_) co_return false;
   header_written_ = true;
@@ -402,8 +399,8 @@ net::awaitable<bool> Session::WriteChunk(std::string_view data) {
     std::tie(ec, std::ignore) = co_await net::async_write(
         stream_, http::make_chunk(net::const_buffer(data.data(), data.size())), kNoThrow);
   } else {
-    std::tie(ec, std::ignore) = co_await net::async_write(
-        stream_, net::const_buffer(data.data(), data.size()), kNoThrow);
+    std::tie(ec, std::ignore) =
+        co_await net::async_write(stream_, net::const_buffer(data.data(), data.size()), kNoThrow);
   }
   co_return Wrote(ec);
 }

@@ -42,10 +42,10 @@ struct ServerStats {
   uint64_t rejected_connections = 0;  // over max_connections
   uint64_t open_connections = 0;
   uint64_t requests = 0;
-  uint64_t timeouts = 0;             // reads or writes that timed out
-  uint64_t bodies_too_large = 0;     // 413 answers
-  uint64_t headers_too_large = 0;    // 431 answers
-  uint64_t handler_exceptions = 0;   // 500 answers to an escaped exception
+  uint64_t timeouts = 0;            // reads or writes that timed out
+  uint64_t bodies_too_large = 0;    // 413 answers
+  uint64_t headers_too_large = 0;   // 431 answers
+  uint64_t handler_exceptions = 0;  // 500 answers to an escaped exception
 };
 
 // An HTTP/1.1 server: a listener accepts connections and hands each to a session that

@@ -1,18 +1,18 @@
 #include "server/http/server.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <future>
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "server/http/await_callback.h"
 #include "server/http/errors.h"
@@ -50,8 +50,7 @@ class HttpServerTest : public ::testing::Test {
     });
     router_.Add(http::verb::get, "/tenants/{id}",
                 [](RequestContext& ctx) -> net::awaitable<Response> {
-                  return Text(std::string(ctx.Param("id")) + "|" +
-                              ctx.Query("q").value_or("-"));
+                  return Text(std::string(ctx.Param("id")) + "|" + ctx.Query("q").value_or("-"));
                 });
     router_.Add(http::verb::get, "/slow", [](RequestContext&) -> net::awaitable<Response> {
       co_await Sleep(300ms);
@@ -167,8 +166,9 @@ TEST_F(HttpServerTest, OversizedDeclaredBodyIs413AndConnectionClosed) {
 TEST_F(HttpServerTest, OversizedDeclaredBodyIsRefusedBeforeItIsSent) {
   StartServer();
   TestClient client(server_->port());
-  ASSERT_TRUE(client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10485760\r\n"
-                          "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10485760\r\n"
+                  "Expect: 100-continue\r\n\r\n"));
   auto res = client.Read();
   ASSERT_TRUE(res);
   EXPECT_EQ(res->result(), http::status::payload_too_large);
@@ -181,8 +181,10 @@ TEST_F(HttpServerTest, OversizedChunkedBodyIs413) {
   StartServer(options);
   TestClient client(server_->port());
   std::string chunk(4096, 'y');
-  ASSERT_TRUE(client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                          "1000\r\n" + chunk + "\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "1000\r\n" +
+                  chunk + "\r\n0\r\n\r\n"));
   auto res = client.Read();
   ASSERT_TRUE(res);
   EXPECT_EQ(res->result(), http::status::payload_too_large);
@@ -451,8 +453,7 @@ TEST_F(HttpServerTest, WatchingForDisconnectKeepsPipelinedRequest) {
   });
   StartServer();
   TestClient client(server_->port());
-  ASSERT_TRUE(client.Send(
-      "GET /watched HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(client.Send("GET /watched HTTP/1.1\r\nHost: t\r\n\r\n"));
   std::this_thread::sleep_for(30ms);
   ASSERT_TRUE(client.SendRequest("GET", "/hello"));
   auto first = client.Read();

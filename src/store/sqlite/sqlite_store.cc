@@ -221,7 +221,8 @@ absl::Status SqliteStore::Init() {
     }
     // FULL: in WAL mode every commit syncs the WAL, so an acknowledged commit survives
     // power loss, not only a process crash.
-    if (absl::Status s = writer_.Exec("PRAGMA synchronous = FULL"); !s.ok()) return s;
+    if (absl::Status s = writer_.Exec(options_.fsync_each_commit ? "PRAGMA synchronous = FULL"
+                                                                       : "PRAGMA synchronous = NORMAL"); !s.ok()) return s;
     if (absl::StatusOr<int> v = Migrate(writer_); !v.ok()) return v.status();
     sqlite3_commit_hook(writer_.get(), &SqliteStore::CommitHook, this);
 
