@@ -66,7 +66,7 @@ class PieceCache {
   }
 
  private:
-  static constexpr int kBits = 15;
+  static constexpr int kBits = 17;
   static constexpr int kShift = 64 - kBits;
   struct alignas(64) Entry {
     uint64_t hash = 0;
