@@ -112,12 +112,13 @@ int RunCount(const CountOptions& o) {
 
 void RegisterCountCommand(CLI::App& app) {
   auto opts = std::make_shared<CountOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "count", "count the tokens of files (or stdin) as OpenAI's tokenizers do");
+  CLI::App* cmd =
+      app.add_subcommand("count", "count the tokens of files (or stdin) as OpenAI's tokenizers do");
   auto* model = cmd->add_option("--model,-m", opts->model,
                                 "model name; picks the encoding (or an estimate for "
                                 "Anthropic and Gemini models)");
-  auto* enc = cmd->add_option("--encoding,-e", opts->encoding, "cl100k_base or o200k_base (default)");
+  auto* enc =
+      cmd->add_option("--encoding,-e", opts->encoding, "cl100k_base or o200k_base (default)");
   model->excludes(enc);
   cmd->add_flag("--ids", opts->ids, "print token ids, space-separated, one line per input");
   cmd->add_flag("--allow-special", opts->allow_special,

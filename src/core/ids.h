@@ -8,7 +8,8 @@ namespace tollgate::core {
 // Ids of tenants, users and agents: 1–128 characters of [A-Za-z0-9._:@-].
 bool IsValidId(std::string_view id);
 
-// A new random id: `prefix` + "_" + 24 characters of [0-9a-z] (about 124 bits).
+// A new random id: `prefix` + "_" + 24 characters of [0-9a-z] (about 124 bits), from a
+// per-thread generator seeded by the OS: unique, not a secret.
 std::string NewId(std::string_view prefix);
 
 // A new API key secret: "tg_" + 43 characters of base64url (32 random bytes).

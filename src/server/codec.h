@@ -14,11 +14,13 @@
 namespace tollgate::server {
 
 std::string Rfc3339(absl::Time t);  // RFC 3339, UTC, seconds precision
-boost::json::object ToJson(const Scope& s);
-boost::json::object ToJson(const Window& w);
+// The forms on the request path take the memory resource to build in (a
+// boost::json::monotonic_resource per answer keeps malloc off the hot path).
+boost::json::object ToJson(const Scope& s, boost::json::storage_ptr sp = {});
+boost::json::object ToJson(const Window& w, boost::json::storage_ptr sp = {});
 boost::json::object ToJson(const Limit& l);
-boost::json::object ToJson(const LimitStatus& s);
-boost::json::array ToJson(const std::vector<LimitStatus>& limits);
+boost::json::object ToJson(const LimitStatus& s, boost::json::storage_ptr sp = {});
+boost::json::array ToJson(const std::vector<LimitStatus>& limits, boost::json::storage_ptr sp = {});
 boost::json::object ToJson(const Tenant& t);
 boost::json::object ToJson(const ApiKey& k);  // never the hash
 boost::json::object ToJson(const Usage& u);
@@ -26,7 +28,7 @@ boost::json::object ToJson(const UsageEvent& e);
 boost::json::object ToJson(const Price& p);
 
 // A limit amount in API units: USD for cost_usd, a count otherwise.
-boost::json::value LimitAmountToJson(Metric m, int64_t amount);
+boost::json::value LimitAmountToJson(Metric m, int64_t amount, boost::json::storage_ptr sp = {});
 
 // Parses a limit from a request body. Missing `window.kind` defaults to rolling for
 // minute and hour windows and calendar otherwise. `id` is taken from the body when

@@ -404,7 +404,7 @@ void Metering::Report(ReportRequest request,
   entry.event = e;
   entry.date = LocalDate(e.tenant_id, e.ts);
   entry.counters = deltas;
-  store_->Append(std::move(entry), [this, e, deltas, charged,
+  store_->Append(std::move(entry), [this, e, deltas,
                                     done = std::move(done)](absl::Status status) mutable {
     if (!status.ok()) {
       // Not recorded: take the charge back out of the counters.
@@ -419,14 +419,12 @@ void Metering::Report(ReportRequest request,
         ReportAnswer answer;
         answer.event = std::move(**first);
         answer.duplicate = true;
-        answer.limits = engine_->Status(charged);
         return done(std::move(answer));
       }
       return done(status);
     }
     ReportAnswer answer;
     answer.event = std::move(e);
-    answer.limits = engine_->Status(charged);
     done(std::move(answer));
   });
 }

@@ -61,9 +61,8 @@ struct ReportRequest {
 };
 
 struct ReportAnswer {
-  UsageEvent event;
+  UsageEvent event;  // the recorded event (the first one, for a duplicate)
   bool duplicate = false;
-  std::vector<LimitStatus> limits;
 };
 
 struct NewKey {
@@ -111,7 +110,8 @@ class Metering {
 
   // --- Metering.
   CheckAnswer Check(const CheckRequest& request);
-  // `done` runs once, on a store thread, after the event is durable (or failed).
+  // `done` runs once, on a store thread, after the event is durable (or failed). It
+  // must not block: the store's writer waits for it.
   void Report(ReportRequest request, std::function<void(absl::StatusOr<ReportAnswer>)> done);
   // Frees a reservation held by `tenant_id`. NotFound when unknown or not the tenant's.
   absl::Status Release(std::string_view tenant_id, std::string_view reservation_id);

@@ -16,6 +16,7 @@ size_t ShortMerge(const Vocab& v, const uint8_t* p, size_t n, uint32_t* out, Pai
   }
   start[n] = static_cast<uint32_t>(n);
   for (size_t i = 0; i + 1 < n; ++i) pair[i] = v.Rank(p + i, 2);
+  pair[n - 1] = kNoRank;
   while (m > 1) {
     uint32_t best = kNoRank;
     size_t bi = 0;
@@ -27,14 +28,19 @@ size_t ShortMerge(const Vocab& v, const uint8_t* p, size_t n, uint32_t* out, Pai
     }
     if (best == kNoRank) break;
     out[bi] = best;
-    // Drop part bi+1.
-    std::memmove(start + bi + 1, start + bi + 2, (m - bi - 1) * sizeof(uint32_t));
-    std::memmove(out + bi + 1, out + bi + 2, (m - bi - 2) * sizeof(uint32_t));
-    std::memmove(pair + bi + 1, pair + bi + 2, (m - bi - 2) * sizeof(uint32_t));
+    // Drop part bi+1 (short arrays: plain loops beat memmove calls).
+    for (size_t k = bi + 1; k + 1 < m; ++k) {
+      start[k] = start[k + 1];
+      out[k] = out[k + 1];
+      pair[k] = pair[k + 1];
+    }
+    start[m - 1] = start[m];
     --m;
-    if (bi + 1 < m) pair[bi] = pc.Rank(v, out[bi], out[bi + 1], p + start[bi], start[bi + 2] - start[bi]);
+    if (bi + 1 < m)
+      pair[bi] = pc.Rank(v, out[bi], out[bi + 1], p + start[bi], start[bi + 2] - start[bi]);
     if (bi > 0) {
-      pair[bi - 1] = pc.Rank(v, out[bi - 1], out[bi], p + start[bi - 1], start[bi + 1] - start[bi - 1]);
+      pair[bi - 1] =
+          pc.Rank(v, out[bi - 1], out[bi], p + start[bi - 1], start[bi + 1] - start[bi - 1]);
     }
   }
   return m;
@@ -104,7 +110,9 @@ size_t BytePairEncodeBlocked(const Vocab& v, const uint8_t* p, size_t n, BpeScra
       tree[k] = c;
     }
   };
-  auto end_of = [&](uint32_t i) -> uint32_t { return next[i] == kNone ? static_cast<uint32_t>(n) : next[i]; };
+  auto end_of = [&](uint32_t i) -> uint32_t {
+    return next[i] == kNone ? static_cast<uint32_t>(n) : next[i];
+  };
   while (tree[1] != kNoRank) {
     const uint32_t r = tree[1];
     size_t k = 1;
@@ -119,12 +127,12 @@ size_t BytePairEncodeBlocked(const Vocab& v, const uint8_t* p, size_t n, BpeScra
     next[i] = after;
     if (after != kNone) {
       prev[after] = i;
-      pair[i] = v.Rank(p + i, end_of(after) - i);
+      pair[i] = s.pairs.Rank(v, r, tok[after], p + i, end_of(after) - i);
     } else {
       pair[i] = kNoRank;
     }
     const uint32_t h = prev[i];
-    if (h != kNone) pair[h] = v.Rank(p + h, end_of(i) - h);
+    if (h != kNone) pair[h] = s.pairs.Rank(v, tok[h], r, p + h, end_of(i) - h);
     refresh(b);
     if (j / kBlock != b) refresh(j / kBlock);
     if (h != kNone && h / kBlock != b) refresh(h / kBlock);

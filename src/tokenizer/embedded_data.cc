@@ -6,14 +6,18 @@
 #error "TOLLGATE_ENCODINGS_DIR must name the data/encodings directory"
 #endif
 
-#define TOLLGATE_EMBED(sym, file)                             \
-  __asm__(".pushsection .rodata\n"                            \
-          ".balign 16\n"                                      \
-          ".globl " #sym "_begin\n" #sym "_begin:\n"          \
-          ".incbin \"" TOLLGATE_ENCODINGS_DIR "/" file "\"\n" \
-          ".globl " #sym "_end\n" #sym "_end:\n"              \
-          ".byte 0\n"                                         \
-          ".popsection\n")
+#define TOLLGATE_EMBED(sym, file)                  \
+  __asm__(                                         \
+      ".pushsection .rodata\n"                     \
+      ".balign 16\n"                               \
+      ".globl " #sym "_begin\n" #sym               \
+      "_begin:\n"                                  \
+      ".incbin \"" TOLLGATE_ENCODINGS_DIR "/" file \
+      "\"\n"                                       \
+      ".globl " #sym "_end\n" #sym                 \
+      "_end:\n"                                    \
+      ".byte 0\n"                                  \
+      ".popsection\n")
 
 TOLLGATE_EMBED(tollgate_cl100k_base, "cl100k_base.tiktoken");
 TOLLGATE_EMBED(tollgate_o200k_base, "o200k_base.tiktoken");

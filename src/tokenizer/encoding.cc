@@ -43,43 +43,104 @@ BpeScratch& Scratch(int slot) {
   return *scratch[slot];
 }
 
+// Ids of a piece (or of a segment of one that no merge crosses). `h` is
+// PieceCache::Hash of it when 4 < len <= PieceCache::kMaxLen, else unused.
+template <class Sink>
+inline void EncodeShort(const Vocab& v, PieceCache& cache, BpeScratch& scratch,
+                        const uint8_t* piece, size_t len, uint64_t h, Sink& sink) {
+  uint32_t buf[kShortPiece];
+  if (len == 1) {
+    sink.AddOne(v.ByteRank(piece[0]));
+    return;
+  }
+  if (len <= 4) {
+    // Two- to four-byte tokens sit in small tables that stay in cache.
+    uint32_t r = v.Rank(piece, len);
+    if (r != kNoRank) {
+      sink.AddOne(r);
+      return;
+    }
+    h = PieceCache::Hash(piece, len);
+  }
+  const uint32_t* ids;
+  size_t k = cache.Find(h, piece, len, &ids);
+  if (k) {
+    sink.Add(ids, k);
+    return;
+  }
+  k = BytePairEncode(v, piece, len, buf, scratch);
+  cache.Put(h, piece, len, buf, k);
+  sink.Add(buf, k);
+}
+
+template <class Sink>
+void EncodePiece(const Vocab& v, PieceCache& cache, BpeScratch& scratch, const uint8_t* piece,
+                 size_t len, uint64_t h, Sink& sink) {
+  if (len <= PieceCache::kMaxLen) {
+    EncodeShort(v, cache, scratch, piece, len, h, sink);
+    return;
+  }
+  uint32_t whole = v.Rank(piece, len);
+  if (whole != kNoRank) {
+    sink.AddOne(whole);
+    return;
+  }
+  // Cut at code point boundaries that no token spans (Vocab::NoTokenSpans): no merge
+  // crosses them, so each segment is encoded alone, short ones through the cache.
+  uint32_t buf[kShortPiece];
+  auto segment = [&](size_t b, size_t e) {
+    const uint8_t* p = piece + b;
+    size_t n = e - b;
+    if (n <= PieceCache::kMaxLen) {
+      EncodeShort(v, cache, scratch, p, n, n > 4 ? PieceCache::Hash(p, n) : 0, sink);
+    } else if (n <= kShortPiece) {
+      sink.Add(buf, BytePairEncode(v, p, n, buf, scratch));
+    } else {
+      uint32_t r = v.Rank(p, n);
+      if (r != kNoRank) {
+        sink.AddOne(r);
+      } else {
+        size_t k = BytePairEncodeBlocked(v, p, n, scratch, sink.long_out());
+        if (!sink.long_out()) sink.AddCount(k);
+      }
+    }
+  };
+  size_t begin = 0;
+  for (size_t k = 1; k < len; ++k) {
+    if ((piece[k] & 0xC0) != 0x80 && v.NoTokenSpans(piece, len, k)) {
+      segment(begin, k);
+      begin = k;
+    }
+  }
+  segment(begin, len);
+}
+
+// Splits and encodes; each piece is encoded one step after it is split, so the fetch of
+// its cache entry overlaps with splitting the next piece.
 template <size_t (*Next)(const uint8_t*, size_t, size_t), class Sink>
 void EncodeOrdinary(const Vocab& v, int slot, const uint8_t* s, size_t n, Sink& sink) {
   PieceCache& cache = PieceCache::Get(slot);
   BpeScratch& scratch = Scratch(slot);
-  uint32_t buf[kShortPiece];
+  const uint8_t* pending = nullptr;
+  size_t pending_len = 0;
+  uint64_t pending_hash = 0;
   size_t pos = 0;
   while (pos < n) {
     size_t e = Next(s, pos, n);
-    size_t len = e - pos;
     const uint8_t* piece = s + pos;
+    size_t len = e - pos;
     pos = e;
-    if (len == 1) {
-      sink.AddOne(v.ByteRank(piece[0]));
-    } else if (len <= PieceCache::kMaxLen) {
-      uint64_t h = PieceCache::Hash(piece, len);
-      const uint32_t* ids;
-      size_t k = cache.Find(h, piece, len, &ids);
-      if (k) {
-        sink.Add(ids, k);
-        continue;
-      }
-      k = BytePairEncode(v, piece, len, buf, scratch);
-      cache.Put(h, piece, len, buf, k);
-      sink.Add(buf, k);
-    } else if (len <= kShortPiece) {
-      size_t k = BytePairEncode(v, piece, len, buf, scratch);
-      sink.Add(buf, k);
-    } else {
-      uint32_t whole = v.Rank(piece, len);
-      if (whole != kNoRank) {
-        sink.AddOne(whole);
-      } else {
-        size_t k = BytePairEncodeLong(v, piece, len, scratch, sink.long_out());
-        if (!sink.long_out()) sink.AddCount(k);
-      }
+    uint64_t h = 0;
+    if (len > 4 && len <= PieceCache::kMaxLen) {
+      h = PieceCache::Hash(piece, len);
+      cache.Prefetch(h);
     }
+    if (pending) EncodePiece(v, cache, scratch, pending, pending_len, pending_hash, sink);
+    pending = piece;
+    pending_len = len;
+    pending_hash = h;
   }
+  if (pending) EncodePiece(v, cache, scratch, pending, pending_len, pending_hash, sink);
 }
 
 template <class Sink>
@@ -147,8 +208,10 @@ Encoding::Impl* LoadImpl(EncodingId id) {
   }
   // Special tokens, from the encoder definitions tiktoken ships.
   if (id == EncodingId::kCl100kBase) {
-    impl->specials = {{"<|endoftext|>", 100257}, {"<|fim_prefix|>", 100258},
-                      {"<|fim_middle|>", 100259}, {"<|fim_suffix|>", 100260},
+    impl->specials = {{"<|endoftext|>", 100257},
+                      {"<|fim_prefix|>", 100258},
+                      {"<|fim_middle|>", 100259},
+                      {"<|fim_suffix|>", 100260},
                       {"<|endofprompt|>", 100276}};
   } else {
     impl->specials = {{"<|endoftext|>", 199999}, {"<|endofprompt|>", 200018}};
@@ -221,12 +284,16 @@ absl::StatusOr<std::string> Encoding::Decode(std::span<const uint32_t> ids) cons
         break;
       }
     }
-    if (!found) return absl::InvalidArgumentError("token id " + std::to_string(id) + " is not in " + std::string(name()));
+    if (!found)
+      return absl::InvalidArgumentError("token id " + std::to_string(id) + " is not in " +
+                                        std::string(name()));
   }
   return out;
 }
 
-uint32_t Encoding::num_ordinary_tokens() const { return static_cast<uint32_t>(impl_->vocab.size()); }
+uint32_t Encoding::num_ordinary_tokens() const {
+  return static_cast<uint32_t>(impl_->vocab.size());
+}
 
 std::optional<uint32_t> Encoding::SpecialTokenId(std::string_view text) const {
   for (const auto& [str, rank] : impl_->specials) {

@@ -107,7 +107,8 @@ absl::StatusOr<ModelInfo> LookupModel(std::string_view model) {
 absl::StatusOr<TokenCount> CountText(std::string_view model, std::string_view text) {
   auto info = LookupModel(model);
   if (!info.ok()) return info.status();
-  if (info->estimated()) return TokenCount{Estimate(info->provider, text), EstimateName(info->provider), true};
+  if (info->estimated())
+    return TokenCount{Estimate(info->provider, text), EstimateName(info->provider), true};
   const Encoding& enc = Encoding::Get(*info->encoding);
   return TokenCount{Tokens(enc, text), enc.name(), false};
 }
@@ -184,9 +185,11 @@ absl::Status ParseContent(const json::value& v, const std::string& field, std::s
     *out = std::string(v.get_string());
     return absl::OkStatus();
   }
-  if (!v.is_array()) return absl::InvalidArgumentError(absl::StrCat(field, ": must be a string or an array"));
+  if (!v.is_array())
+    return absl::InvalidArgumentError(absl::StrCat(field, ": must be a string or an array"));
   for (const auto& part : v.get_array()) {
-    if (!part.is_object()) return absl::InvalidArgumentError(absl::StrCat(field, ": parts must be objects"));
+    if (!part.is_object())
+      return absl::InvalidArgumentError(absl::StrCat(field, ": parts must be objects"));
     const json::value* t = part.get_object().if_contains("text");
     if (t && t->is_string()) out->append(t->get_string().data(), t->get_string().size());
   }
@@ -213,8 +216,10 @@ absl::StatusOr<ToolFunction> ParseFunction(const json::value& v, const std::stri
           const json::value* en = pv.get_object().if_contains("enum");
           if (en && en->is_array()) {
             for (const auto& e : en->get_array()) {
-              if (e.is_string()) p.enum_values.emplace_back(e.get_string());
-              else p.enum_values.push_back(json::serialize(e));
+              if (e.is_string())
+                p.enum_values.emplace_back(e.get_string());
+              else
+                p.enum_values.push_back(json::serialize(e));
             }
           }
         }
@@ -239,18 +244,21 @@ absl::StatusOr<ChatRequest> ParseChatRequest(std::string_view text) {
   size_t i = 0;
   for (const auto& mv : msgs->get_array()) {
     std::string field = absl::StrCat("messages[", i++, "]");
-    if (!mv.is_object()) return absl::InvalidArgumentError(absl::StrCat(field, ": must be an object"));
+    if (!mv.is_object())
+      return absl::InvalidArgumentError(absl::StrCat(field, ": must be an object"));
     const json::object& m = mv.get_object();
     ChatMessage msg;
     const json::value* role = m.if_contains("role");
-    if (!role || !role->is_string()) return absl::InvalidArgumentError(absl::StrCat(field, ".role: must be a string"));
+    if (!role || !role->is_string())
+      return absl::InvalidArgumentError(absl::StrCat(field, ".role: must be a string"));
     msg.role = std::string(role->get_string());
     if (const json::value* c = m.if_contains("content")) {
       absl::Status st = ParseContent(*c, absl::StrCat(field, ".content"), &msg.content);
       if (!st.ok()) return st;
     }
     if (const json::value* name = m.if_contains("name")) {
-      if (!name->is_string()) return absl::InvalidArgumentError(absl::StrCat(field, ".name: must be a string"));
+      if (!name->is_string())
+        return absl::InvalidArgumentError(absl::StrCat(field, ".name: must be a string"));
       msg.name = std::string(name->get_string());
     }
     // Assistant tool calls: their function names and argument text are prompt tokens too.
@@ -270,7 +278,8 @@ absl::StatusOr<ChatRequest> ParseChatRequest(std::string_view text) {
     size_t j = 0;
     for (const auto& t : tools->get_array()) {
       std::string field = absl::StrCat("tools[", j++, "]");
-      if (!t.is_object()) return absl::InvalidArgumentError(absl::StrCat(field, ": must be an object"));
+      if (!t.is_object())
+        return absl::InvalidArgumentError(absl::StrCat(field, ": must be an object"));
       const json::value* fn = t.get_object().if_contains("function");
       if (!fn) return absl::InvalidArgumentError(absl::StrCat(field, ".function: required"));
       auto parsed = ParseFunction(*fn, absl::StrCat(field, ".function"));

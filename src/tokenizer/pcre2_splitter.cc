@@ -56,9 +56,11 @@ absl::StatusOr<std::unique_ptr<Pcre2Splitter>> Pcre2Splitter::Create(EncodingId 
   const std::string not_s_l_n = ClassBody(Bit(kOther) | M);
   std::string pat;
   if (id == EncodingId::kCl100kBase) {
-    pat = R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    pat =
+        R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
   } else {
-    pat = R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    pat =
+        R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
   }
   const std::string upperish = ClassBody(Bit(kUpper) | Bit(kLetterOther) | M);
   const std::string lowerish = ClassBody(Bit(kLower) | Bit(kLetterOther) | M);
@@ -92,7 +94,8 @@ absl::StatusOr<std::unique_ptr<Pcre2Splitter>> Pcre2Splitter::Create(EncodingId 
   if (!code) {
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(err, msg, sizeof msg);
-    return absl::InternalError(absl::StrCat("pcre2_compile at ", off, ": ", reinterpret_cast<char*>(msg)));
+    return absl::InternalError(
+        absl::StrCat("pcre2_compile at ", off, ": ", reinterpret_cast<char*>(msg)));
   }
   pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter on failure
   sp->code_ = code;
@@ -104,12 +107,15 @@ Pcre2Splitter::~Pcre2Splitter() { pcre2_code_free(static_cast<pcre2_code*>(code_
 void* Pcre2Splitter::NewMatchData() const {
   return pcre2_match_data_create_from_pattern(static_cast<pcre2_code*>(code_), nullptr);
 }
-void Pcre2Splitter::FreeMatchData(void* md) { pcre2_match_data_free(static_cast<pcre2_match_data*>(md)); }
+void Pcre2Splitter::FreeMatchData(void* md) {
+  pcre2_match_data_free(static_cast<pcre2_match_data*>(md));
+}
 
 bool Pcre2Splitter::Match(std::string_view text, size_t pos, void* md, size_t* begin,
                           size_t* end) const {
   int rc = pcre2_match(static_cast<pcre2_code*>(code_), reinterpret_cast<PCRE2_SPTR>(text.data()),
-                       text.size(), pos, PCRE2_NO_UTF_CHECK, static_cast<pcre2_match_data*>(md), nullptr);
+                       text.size(), pos, PCRE2_NO_UTF_CHECK, static_cast<pcre2_match_data*>(md),
+                       nullptr);
   if (rc < 0) return false;
   PCRE2_SIZE* ov = pcre2_get_ovector_pointer(static_cast<pcre2_match_data*>(md));
   *begin = ov[0];

@@ -50,10 +50,12 @@ class PieceCache {
   // The cached ids of [p, p+len) (len <= kMaxLen) in *ids, and their number; 0 on a miss.
   size_t Find(uint64_t h, const uint8_t* p, size_t len, const uint32_t** ids) const {
     const Entry& e = entries_[h >> kShift];
-    if (e.hash != h || e.len != len || std::memcmp(e.bytes, p, len) != 0) return 0;
+    if (e.hash != h || e.len != len || !Equal(e.bytes, p, len)) return 0;
     *ids = e.ids;
     return e.count;
   }
+
+  void Prefetch(uint64_t h) const { __builtin_prefetch(&entries_[h >> kShift]); }
 
   void Put(uint64_t h, const uint8_t* p, size_t len, const uint32_t* ids, size_t count) {
     if (count > kMaxTokens) return;
@@ -66,7 +68,33 @@ class PieceCache {
   }
 
  private:
-  static constexpr int kBits = 17;
+  // memcmp(a, b, len) == 0 for len in [1, kMaxLen], with overlapping word loads that
+  // never read past either buffer.
+  static bool Equal(const char* a, const uint8_t* b, size_t len) {
+    auto load8 = [](const void* q) {
+      uint64_t w;
+      std::memcpy(&w, q, 8);
+      return w;
+    };
+    if (len >= 8) {
+      if (load8(a) != load8(b) || load8(a + len - 8) != load8(b + len - 8)) return false;
+      return len <= 16 || load8(a + 8) == load8(b + 8);
+    }
+    if (len >= 4) {
+      uint32_t x0, x1, y0, y1;
+      std::memcpy(&x0, a, 4);
+      std::memcpy(&y0, b, 4);
+      std::memcpy(&x1, a + len - 4, 4);
+      std::memcpy(&y1, b + len - 4, 4);
+      return x0 == y0 && x1 == y1;
+    }
+    for (size_t i = 0; i < len; ++i) {
+      if (static_cast<uint8_t>(a[i]) != b[i]) return false;
+    }
+    return true;
+  }
+
+  static constexpr int kBits = 16;
   static constexpr int kShift = 64 - kBits;
   struct alignas(64) Entry {
     uint64_t hash = 0;

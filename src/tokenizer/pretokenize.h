@@ -37,15 +37,18 @@ inline Cp CpAt(const uint8_t* s, size_t pos) {
 }
 
 inline constexpr uint32_t ClassBit(CharClass c) { return 1u << c; }
-inline constexpr uint32_t kLetterBits = ClassBit(kUpper) | ClassBit(kLower) | ClassBit(kLetterOther);
+inline constexpr uint32_t kLetterBits =
+    ClassBit(kUpper) | ClassBit(kLower) | ClassBit(kLetterOther);
 // [^\r\n\p{L}\p{N}]
 inline constexpr uint32_t kPrefixBits = ClassBit(kOther) | ClassBit(kMark) | ClassBit(kSpace);
 // [^\s\p{L}\p{N}]
 inline constexpr uint32_t kPunctBits = ClassBit(kOther) | ClassBit(kMark);
 inline constexpr uint32_t kSpaceBits = ClassBit(kSpace) | ClassBit(kNewline);
 // o200k: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and [\p{Ll}\p{Lm}\p{Lo}\p{M}]
-inline constexpr uint32_t kUpperishBits = ClassBit(kUpper) | ClassBit(kLetterOther) | ClassBit(kMark);
-inline constexpr uint32_t kLowerishBits = ClassBit(kLower) | ClassBit(kLetterOther) | ClassBit(kMark);
+inline constexpr uint32_t kUpperishBits =
+    ClassBit(kUpper) | ClassBit(kLetterOther) | ClassBit(kMark);
+inline constexpr uint32_t kLowerishBits =
+    ClassBit(kLower) | ClassBit(kLetterOther) | ClassBit(kMark);
 
 inline bool In(uint32_t bits, CharClass c) { return (bits >> c) & 1u; }
 
@@ -93,8 +96,8 @@ inline size_t ContractionLen(const uint8_t* s, size_t pos, size_t n) {
 // \s*[\r\n]+ | \s+(?!\S) | \s+ at pos, where pos starts a whitespace code point.
 inline size_t WhitespaceEnd(const uint8_t* s, size_t pos, size_t n) {
   size_t q = pos;
-  size_t last_start = pos;      // start of the last code point of the run
-  size_t after_newline = 0;     // end of the last CR/LF in the run, 0 if none
+  size_t last_start = pos;   // start of the last code point of the run
+  size_t after_newline = 0;  // end of the last CR/LF in the run, 0 if none
   while (q < n) {
     uint8_t b = s[q];
     if (b == '\n' || b == '\r') {
@@ -177,8 +180,27 @@ inline size_t O200kUpperThenLower(const uint8_t* s, size_t x, size_t n) {
   return RunEnd(s, q, n, kLowerishBits);
 }
 
+inline bool AsciiLower(uint8_t b) { return b >= 'a' && b <= 'z'; }
+
 inline size_t NextPieceO200k(const uint8_t* s, size_t pos, size_t n) {
   uint8_t b = s[pos];
+  // Fast path, the most common piece: a lower-case ASCII word, alone or after one ASCII
+  // prefix character (space or punctuation). The first alternative then matches with an
+  // empty upper-case run: the run of [\p{Ll}\p{Lm}\p{Lo}\p{M}] from the word's start.
+  {
+    size_t x = pos;
+    if (!AsciiLower(b) && b < 0x80 && pos + 1 < n && AsciiLower(s[pos + 1]) &&
+        In(kPrefixBits, static_cast<CharClass>(internal::kClassStage2[b]))) {
+      x = pos + 1;
+    }
+    if (AsciiLower(s[x])) {
+      size_t e = x + 1;
+      while (e < n && AsciiLower(s[e])) ++e;
+      if (e < n && s[e] >= 0x80) e = RunEnd(s, e, n, kLowerishBits);
+      if (e < n && s[e] == '\'') e += ContractionLen(s, e, n);
+      return e;
+    }
+  }
   Cp c0 = CpAt(s, pos);
   size_t p1 = pos + c0.len;
   const bool prefix = In(kPrefixBits, c0.cls) && p1 < n;

@@ -4,9 +4,9 @@
 //        all files after one untimed warm-up pass (none when REPEATS is 1)
 //   tokenizer_benchmark split ENCODING REPEATS FILE...  -> hand-written vs PCRE2 splitter
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
       best_pcre = std::min(best_pcre, Now() - t0);
       pieces_pcre = k;
     }
-    std::printf("hand %.2f MB/s %zu pieces; pcre2-jit %.2f MB/s %zu pieces\n", total / best_hand / 1e6,
-                pieces_hand, total / best_pcre / 1e6, pieces_pcre);
+    std::printf("hand %.2f MB/s %zu pieces; pcre2-jit %.2f MB/s %zu pieces\n",
+                total / best_hand / 1e6, pieces_hand, total / best_pcre / 1e6, pieces_pcre);
     return 0;
   }
   return 2;

@@ -40,13 +40,38 @@ std::string Utf8(uint32_t cp) {
 
 // Seeded random text that exercises every branch of the pre-splitting rules.
 std::string RandomText(std::mt19937& rng) {
-  static const std::vector<std::string> kFragments = {
-      " ", "  ", "\t", "\n", "\r\n", " \n ", "'s", "'S", "'re", "'LL", "'d", "'\xC5\xBF", "'",
-      "123", "45678", "HELLO", "Hello", "hello", "/", "//", "!!", "\xC7\x85", "e\xCC\x81",
-      "\xCC\x81", "\xE3\x80\x80", "\xC2\xA0", "\xC2\x85", "\xE4\xB8\xAD", "\xF0\x9F\x98\x80"};
-  static const uint32_t kRanges[][2] = {{0x20, 0x7E},     {0xA0, 0x2FF},   {0x300, 0x36F},
-                                        {0x370, 0x6FF},   {0x900, 0x97F},  {0x2000, 0x206F},
-                                        {0x3000, 0x30FF}, {0x4E00, 0x4E80}, {0x1F300, 0x1F64F},
+  static const std::vector<std::string> kFragments = {" ",
+                                                      "  ",
+                                                      "\t",
+                                                      "\n",
+                                                      "\r\n",
+                                                      " \n ",
+                                                      "'s",
+                                                      "'S",
+                                                      "'re",
+                                                      "'LL",
+                                                      "'d",
+                                                      "'\xC5\xBF",
+                                                      "'",
+                                                      "123",
+                                                      "45678",
+                                                      "HELLO",
+                                                      "Hello",
+                                                      "hello",
+                                                      "/",
+                                                      "//",
+                                                      "!!",
+                                                      "\xC7\x85",
+                                                      "e\xCC\x81",
+                                                      "\xCC\x81",
+                                                      "\xE3\x80\x80",
+                                                      "\xC2\xA0",
+                                                      "\xC2\x85",
+                                                      "\xE4\xB8\xAD",
+                                                      "\xF0\x9F\x98\x80"};
+  static const uint32_t kRanges[][2] = {{0x20, 0x7E},       {0xA0, 0x2FF},    {0x300, 0x36F},
+                                        {0x370, 0x6FF},     {0x900, 0x97F},   {0x2000, 0x206F},
+                                        {0x3000, 0x30FF},   {0x4E00, 0x4E80}, {0x1F300, 0x1F64F},
                                         {0x10000, 0x10FFFF}};
   std::string s;
   int n = rng() % 40;
@@ -120,16 +145,23 @@ TEST(EncodingTest, SpecialTokenTextIsPlainTextByDefault) {
 TEST(EncodingTest, SpecialTokensWhenAllowed) {
   EncodeOptions allow{.allow_special = true};
   EXPECT_EQ(Cl100k().Encode("<|endoftext|>", allow), (std::vector<uint32_t>{100257}));
-  EXPECT_EQ(O200k().Encode("a<|endoftext|>b", allow),
-            (std::vector<uint32_t>{64, 199999, 65}));
+  EXPECT_EQ(O200k().Encode("a<|endoftext|>b", allow), (std::vector<uint32_t>{64, 199999, 65}));
   EXPECT_EQ(O200k().Encode("<|fim_prefix|>", allow), O200k().Encode("<|fim_prefix|>"));
   EXPECT_EQ(Cl100k().SpecialTokenId("<|endofprompt|>"), 100276u);
 }
 
 TEST(EncodingTest, InvalidUtf8IsReadAsReplacementCharacters) {
-  const std::string bad = "a\xFF" "b\xE2\x82" "c\xF0\x9F\x98" "d\xED\xA0\x80" "e\xC0\xAF";
+  const std::string bad =
+      "a\xFF"
+      "b\xE2\x82"
+      "c\xF0\x9F\x98"
+      "d\xED\xA0\x80"
+      "e\xC0\xAF";
   const std::string replaced =
-      "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD" "d\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+      "a\xEF\xBF\xBD"
+      "b\xEF\xBF\xBD"
+      "c\xEF\xBF\xBD"
+      "d\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
       "e\xEF\xBF\xBD\xEF\xBF\xBD";
   EXPECT_EQ(SanitizeUtf8(bad), replaced);
   EXPECT_EQ(Cl100k().Encode(bad), Cl100k().Encode(replaced));
@@ -164,15 +196,15 @@ TEST(UnicodeTest, ClassesComeFromTheCharacterDatabase) {
   EXPECT_EQ(ClassOf(0x0301), kMark);
   EXPECT_EQ(ClassOf(0x00B2), kNumber);
   EXPECT_EQ(ClassOf(0x0085), kSpace);
-  EXPECT_EQ(ClassOf(0x180E), kOther);  // not White_Space since Unicode 6.3
+  EXPECT_EQ(ClassOf(0x180E), kOther);         // not White_Space since Unicode 6.3
   EXPECT_EQ(ClassOf(0x13C6A), kLetterOther);  // added in Unicode 16.0
   EXPECT_EQ(ClassOf('\n'), kNewline);
 }
 
 TEST(SplitterTest, MatchesTiktokenPatterns) {
   EXPECT_EQ(HandSplit(EncodingId::kCl100kBase, "I'm  don't 12345\n\n  x"),
-            (std::vector<std::string_view>{"I", "'m", " ", " don", "'t", " ", "123", "45",
-                                           "\n\n", " ", " x"}));
+            (std::vector<std::string_view>{"I", "'m", " ", " don", "'t", " ", "123", "45", "\n\n",
+                                           " ", " x"}));
   EXPECT_EQ(HandSplit(EncodingId::kO200kBase, "JSONParser don't HELLO'S a//\n"),
             (std::vector<std::string_view>{"JSONParser", " don't", " HELLO'S", " a", "//\n"}));
 }
@@ -236,15 +268,22 @@ TEST(ModelTest, MapsModelsToEncodings) {
     const char* model;
     EncodingId want;
   } cases[] = {
-      {"gpt-4o", EncodingId::kO200kBase},         {"gpt-4o-mini-2024-07-18", EncodingId::kO200kBase},
-      {"gpt-4.1-nano", EncodingId::kO200kBase},   {"gpt-5", EncodingId::kO200kBase},
-      {"o1-mini", EncodingId::kO200kBase},        {"o3", EncodingId::kO200kBase},
-      {"o4-mini", EncodingId::kO200kBase},        {"chatgpt-4o-latest", EncodingId::kO200kBase},
-      {"gpt-4", EncodingId::kCl100kBase},         {"gpt-4-turbo", EncodingId::kCl100kBase},
-      {"gpt-3.5-turbo", EncodingId::kCl100kBase}, {"text-embedding-3-small", EncodingId::kCl100kBase},
+      {"gpt-4o", EncodingId::kO200kBase},
+      {"gpt-4o-mini-2024-07-18", EncodingId::kO200kBase},
+      {"gpt-4.1-nano", EncodingId::kO200kBase},
+      {"gpt-5", EncodingId::kO200kBase},
+      {"o1-mini", EncodingId::kO200kBase},
+      {"o3", EncodingId::kO200kBase},
+      {"o4-mini", EncodingId::kO200kBase},
+      {"chatgpt-4o-latest", EncodingId::kO200kBase},
+      {"gpt-4", EncodingId::kCl100kBase},
+      {"gpt-4-turbo", EncodingId::kCl100kBase},
+      {"gpt-3.5-turbo", EncodingId::kCl100kBase},
+      {"text-embedding-3-small", EncodingId::kCl100kBase},
       {"ft:gpt-4o-mini-2024-07-18:acme::abc", EncodingId::kO200kBase},
       {"ft:gpt-3.5-turbo:acme::abc", EncodingId::kCl100kBase},
-      {"openai/gpt-4.1", EncodingId::kO200kBase}, {"gpt-6-preview", EncodingId::kO200kBase},
+      {"openai/gpt-4.1", EncodingId::kO200kBase},
+      {"gpt-6-preview", EncodingId::kO200kBase},
   };
   for (const auto& c : cases) {
     auto info = LookupModel(c.model);
@@ -300,8 +339,11 @@ constexpr char kCookbookTools[] = R"({
 TEST(ChatTest, CookbookMessagesGivePublishedTotals) {
   auto req = ParseChatRequest(kCookbookMessages);
   ASSERT_TRUE(req.ok()) << req.status();
-  for (auto [model, want] : {std::pair{"gpt-3.5-turbo", 129}, {"gpt-4-0613", 129}, {"gpt-4", 129},
-                             {"gpt-4o", 124}, {"gpt-4o-mini", 124}}) {
+  for (auto [model, want] : {std::pair{"gpt-3.5-turbo", 129},
+                             {"gpt-4-0613", 129},
+                             {"gpt-4", 129},
+                             {"gpt-4o", 124},
+                             {"gpt-4o-mini", 124}}) {
     auto n = CountChat(model, *req);
     ASSERT_TRUE(n.ok());
     EXPECT_EQ(n->tokens, want) << model;
@@ -313,8 +355,8 @@ TEST(ChatTest, CookbookToolsGivePublishedTotals) {
   auto req = ParseChatRequest(kCookbookTools);
   ASSERT_TRUE(req.ok()) << req.status();
   ASSERT_EQ(req->tools.size(), 1u);
-  for (auto [model, want] : {std::pair{"gpt-3.5-turbo", 105}, {"gpt-4", 105}, {"gpt-4o", 101},
-                             {"gpt-4o-mini", 101}}) {
+  for (auto [model, want] :
+       {std::pair{"gpt-3.5-turbo", 105}, {"gpt-4", 105}, {"gpt-4o", 101}, {"gpt-4o-mini", 101}}) {
     auto n = CountChat(model, *req);
     ASSERT_TRUE(n.ok());
     EXPECT_EQ(n->tokens, want) << model;

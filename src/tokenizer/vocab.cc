@@ -24,7 +24,8 @@ absl::Status Vocab::Load(std::string_view text) {
     pos = eol + 1;
     if (line.empty()) continue;
     size_t sp = line.find(' ');
-    if (sp == std::string_view::npos) return absl::DataLossError(absl::StrCat("line ", line_no, ": no rank"));
+    if (sp == std::string_view::npos)
+      return absl::DataLossError(absl::StrCat("line ", line_no, ": no rank"));
     uint32_t rank = 0;
     auto rank_text = line.substr(sp + 1);
     auto [ptr, ec] = std::from_chars(rank_text.data(), rank_text.data() + rank_text.size(), rank);
@@ -81,7 +82,8 @@ absl::Status Vocab::Load(std::string_view text) {
       uint32_t key = SmallKey(p, len);
       size_t i = SmallIndex(key, len);
       while (small_[i] != 0) {
-        if ((small_[i] >> 24) == ((uint64_t{key} << 8) | len)) return absl::DataLossError("duplicate token");
+        if ((small_[i] >> 24) == ((uint64_t{key} << 8) | len))
+          return absl::DataLossError("duplicate token");
         i = (i + 1) & small_mask_;
       }
       small_[i] = (uint64_t{key} << 32) | (uint64_t{len} << 24) | r;
@@ -90,7 +92,8 @@ absl::Status Vocab::Load(std::string_view text) {
     if (len < 5) continue;
     uint64_t key = Key(p, len);
     const uint64_t h = Hash(key, p, len);
-    filter_[(h >> 12) & filter_mask_] |= (uint64_t{1} << (h & 63)) | (uint64_t{1} << ((h >> 6) & 63));
+    filter_[(h >> 12) & filter_mask_] |=
+        (uint64_t{1} << (h & 63)) | (uint64_t{1} << ((h >> 6) & 63));
     size_t i = h >> shift_;
     for (;;) {
       Slot& s = slots_[i];

@@ -134,7 +134,7 @@ class Vocab {
   std::vector<uint64_t> small_;  // 3- and 4-byte tokens
   size_t small_mask_ = 0;
   int small_shift_ = 64;
-  std::vector<Slot> slots_;  // tokens of 5 bytes or more
+  std::vector<Slot> slots_;       // tokens of 5 bytes or more
   std::vector<uint64_t> filter_;  // Bloom filter (2 bits per token in one word) over slots_
   size_t filter_mask_ = 0;
   size_t mask_ = 0;

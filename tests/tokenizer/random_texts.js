@@ -1,6 +1,7 @@
 // Writes COUNT seeded pseudo-random Unicode strings to DIR/rand_NNNN.txt: ASCII words,
 // digits, whitespace runs and contractions mixed with code points from every plane,
 // many scripts, combining marks, emoji, title-case letters and unusual whitespace.
+// Also writes a few long single pieces (long_*.txt) that exercise long-piece merging.
 // Usage: node random_texts.js SEED COUNT DIR
 "use strict";
 const fs = require("fs");
@@ -56,4 +57,18 @@ for (let i = 0; i < count; i++) {
     }
   }
   fs.writeFileSync(path.join(dir, `rand_${String(i).padStart(4, "0")}.txt`), parts.join(""));
+}
+
+const longPieces = {
+  lower: () => String.fromCharCode(0x61 + (next() % 26)),
+  mixedcase: () => String.fromCharCode((next() % 2 ? 0x41 : 0x61) + (next() % 26)),
+  cjk: () => String.fromCodePoint(0x4e00 + (next() % 0x800)),
+  cyrillic: () => String.fromCodePoint(0x430 + (next() % 32)),
+  same: () => "a",
+  letters_marks: () => (next() % 4 ? String.fromCharCode(0x61 + (next() % 26)) : "\u0301"),
+};
+for (const [name, gen] of Object.entries(longPieces)) {
+  let w = name === "mixedcase" ? "" : " ";
+  for (let i = 0; i < 12000; i++) w += gen();
+  fs.writeFileSync(path.join(dir, `long_${name}.txt`), w);
 }

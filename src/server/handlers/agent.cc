@@ -85,15 +85,15 @@ absl::StatusOr<tokenizer::TokenCount> CountInput(const json::object& body, std::
 
 namespace {
 
-json::object CheckJson(const CheckAnswer& a) {
+json::object CheckJson(const CheckAnswer& a, json::storage_ptr sp) {
   const CheckResult& r = a.result;
-  json::object o;
+  json::object o(sp);
   o["allowed"] = r.allowed;
   o["decision"] = ToString(r.decision);
   o["model"] = a.model;
   o["reservation_id"] = r.reservation_id.empty() ? json::value(nullptr) : json::value(r.reservation_id);
   o["expires_at"] = r.reservation_id.empty() ? json::value(nullptr) : json::value(Rfc3339(r.expires_at));
-  o["limits"] = ToJson(r.limits);
+  o["limits"] = ToJson(r.limits, sp);
   if (!r.reason.empty()) o["reason"] = r.reason;
   if (r.retry_after)
     o["retry_after_s"] = std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*r.retry_after, absl::Seconds(1))));
@@ -129,7 +129,9 @@ awaitable<Response> Check(RequestContext& ctx, Metering* m) {
   absl::StatusOr<std::optional<int64_t>> max_out = f.NonNegativeInt("max_output_tokens");
   if (!max_out.ok()) co_return ErrorResponse(max_out.status());
   req.max_output_tokens = *max_out;
-  json::object answer = CheckJson(m->Check(req));
+  unsigned char buffer[8192];
+  json::monotonic_resource mr(buffer, sizeof buffer);
+  json::object answer = CheckJson(m->Check(req), &mr);
   if (counted) {
     answer["input_tokens"] = counted->tokens;
     answer["encoding"] = counted->encoding;
@@ -186,6 +188,7 @@ awaitable<Response> Report(RequestContext& ctx, Metering* m) {
   req.estimated = estimated->value_or(false);
 
   // A named start function: GCC 12 mishandles temporaries with captures inside co_await.
+  CallContext charged = req.ctx;
   auto shared = std::make_shared<ReportRequest>(std::move(req));
   std::function<void(std::function<void(absl::StatusOr<ReportAnswer>)>)> start =
       [m, shared](std::function<void(absl::StatusOr<ReportAnswer>)> done) {
@@ -194,11 +197,14 @@ awaitable<Response> Report(RequestContext& ctx, Metering* m) {
   absl::StatusOr<ReportAnswer> answer =
       co_await AwaitCallback<absl::StatusOr<ReportAnswer>>(std::move(start));
   if (!answer.ok()) co_return ErrorResponse(answer.status());
-  json::object o;
+  unsigned char buffer[8192];
+  json::monotonic_resource mr(buffer, sizeof buffer);
+  json::object o(&mr);
   o["event_id"] = answer->event.event_id;
   o["cost_usd"] = core::UsdToDouble(answer->event.cost.Total());
   o["duplicate"] = answer->duplicate;
-  o["limits"] = ToJson(answer->limits);
+  charged.model = answer->event.model_used;
+  o["limits"] = ToJson(m->Status(charged), &mr);
   co_return Ok(o);
 }
 
