@@ -77,6 +77,7 @@ int Serve(const ServeArgs& args) {
   const Clock* clock = SystemClock::Get();
   SqliteOptions store_options;
   store_options.path = config.StorePath();
+  store_options.fsync_each_commit = config.storage.sync == "full";
   absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(store_options, clock);
   if (!store.ok()) {
     std::cerr << "tollgate: store " << store_options.path << ": " << store.status().message() << "\n";

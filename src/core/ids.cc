@@ -41,6 +41,19 @@ std::string NewId(std::string_view prefix) {
   return id;
 }
 
+std::string NewTimeOrderedId(std::string_view prefix, int64_t micros) {
+  static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  thread_local absl::BitGen gen;
+  std::string id(prefix);
+  id.push_back('_');
+  uint64_t t = micros < 0 ? 0 : static_cast<uint64_t>(micros);
+  char time_part[10];
+  for (int i = 9; i >= 0; --i, t /= 36) time_part[i] = kAlphabet[t % 36];
+  id.append(time_part, 10);
+  for (int i = 0; i < 14; ++i) id.push_back(kAlphabet[absl::Uniform(gen, 0, 36)]);
+  return id;
+}
+
 std::string NewSecret() {
   std::array<unsigned char, 32> bytes;
   RandomBytes(bytes.data(), bytes.size());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,11 @@ bool IsValidId(std::string_view id);
 // A new random id: `prefix` + "_" + 24 characters of [0-9a-z] (about 124 bits), from a
 // per-thread generator seeded by the OS: unique, not a secret.
 std::string NewId(std::string_view prefix);
+
+// As NewId, but the first 10 characters encode `micros` (microseconds since the epoch,
+// base 36, zero-padded), so ids made later sort later: index inserts then append
+// instead of touching a random page. `prefix` + "_" + 10 + 14 random characters.
+std::string NewTimeOrderedId(std::string_view prefix, int64_t micros);
 
 // A new API key secret: "tg_" + 43 characters of base64url (32 random bytes).
 std::string NewSecret();

@@ -29,6 +29,16 @@ TEST(IdsTest, NewIdsAreUniqueAndValid) {
   EXPECT_EQ(a.substr(0, 4), "lim_");
 }
 
+TEST(IdsTest, TimeOrderedIdsSortByTime) {
+  std::string a = NewTimeOrderedId("evt", 1'700'000'000'000'000);
+  std::string b = NewTimeOrderedId("evt", 1'700'000'000'000'001);
+  std::string c = NewTimeOrderedId("evt", 1'800'000'000'000'000);
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  EXPECT_EQ(a.size(), 4u + 24u);
+  EXPECT_TRUE(IsValidId(a));
+}
+
 TEST(IdsTest, SecretsAreLongAndHashed) {
   std::string s = NewSecret();
   EXPECT_GE(s.size(), 43u);

@@ -371,8 +371,8 @@ void Metering::Report(ReportRequest request,
     }
   }
   UsageEvent e;
-  e.event_id = core::NewId("evt");
   e.ts = clock_->Now();
+  e.event_id = core::NewTimeOrderedId("evt", absl::ToUnixMicros(e.ts));
   e.tenant_id = request.ctx.tenant_id;
   e.user_id = request.ctx.user_id;
   e.agent = request.ctx.agent;

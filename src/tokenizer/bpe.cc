@@ -18,14 +18,11 @@ size_t ShortMerge(const Vocab& v, const uint8_t* p, size_t n, uint32_t* out, Pai
   for (size_t i = 0; i + 1 < n; ++i) pair[i] = v.Rank(p + i, 2);
   pair[n - 1] = kNoRank;
   while (m > 1) {
+    // Minimum, then its first position: two simple loops the compiler vectorises.
     uint32_t best = kNoRank;
+    for (size_t i = 0; i + 1 < m; ++i) best = pair[i] < best ? pair[i] : best;
     size_t bi = 0;
-    for (size_t i = 0; i + 1 < m; ++i) {
-      if (pair[i] < best) {
-        best = pair[i];
-        bi = i;
-      }
-    }
+    while (pair[bi] != best) ++bi;
     if (best == kNoRank) break;
     out[bi] = best;
     // Drop part bi+1 (short arrays: plain loops beat memmove calls).

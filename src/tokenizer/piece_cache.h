@@ -1,6 +1,6 @@
 #pragma once
 
-// A per-thread, direct-mapped cache from short pieces to their token ids. Real text
+// A per-thread, set-associative cache from short pieces to their token ids. Real text
 // repeats a small set of pieces (words, indentation, punctuation) most of the time; a
 // hit costs one hash and one compare in a 1 MiB table that stays in cache, where a miss
 // costs the rank-table probes and, for multi-token pieces, the merge.
@@ -49,17 +49,26 @@ class PieceCache {
 
   // The cached ids of [p, p+len) (len <= kMaxLen) in *ids, and their number; 0 on a miss.
   size_t Find(uint64_t h, const uint8_t* p, size_t len, const uint32_t** ids) const {
-    const Entry& e = entries_[h >> kShift];
-    if (e.hash != h || e.len != len || !Equal(e.bytes, p, len)) return 0;
-    *ids = e.ids;
-    return e.count;
+    const Entry* set = &entries_[(h >> kShift) * kWays];
+    for (size_t way = 0; way < kWays; ++way) {
+      const Entry& e = set[way];
+      if (e.hash == h && e.len == len && Equal(e.bytes, p, len)) {
+        *ids = e.ids;
+        return e.count;
+      }
+    }
+    return 0;
   }
 
-  void Prefetch(uint64_t h) const { __builtin_prefetch(&entries_[h >> kShift]); }
+  void Prefetch(uint64_t h) const { __builtin_prefetch(&entries_[(h >> kShift) * kWays]); }
 
+  // Inserts as the newest entry of its set; older ones move down a way and the oldest is
+  // dropped.
   void Put(uint64_t h, const uint8_t* p, size_t len, const uint32_t* ids, size_t count) {
     if (count > kMaxTokens) return;
-    Entry& e = entries_[h >> kShift];
+    Entry* set = &entries_[(h >> kShift) * kWays];
+    for (size_t way = kWays - 1; way > 0; --way) set[way] = set[way - 1];
+    Entry& e = set[0];
     e.hash = h;
     e.len = static_cast<uint8_t>(len);
     e.count = static_cast<uint8_t>(count);
@@ -94,7 +103,8 @@ class PieceCache {
     return true;
   }
 
-  static constexpr int kBits = 16;
+  static constexpr size_t kWays = 4;
+  static constexpr int kBits = 14;  // 2^kBits sets of kWays entries
   static constexpr int kShift = 64 - kBits;
   struct alignas(64) Entry {
     uint64_t hash = 0;
@@ -104,7 +114,7 @@ class PieceCache {
     uint32_t ids[kMaxTokens];
   };
   static_assert(sizeof(Entry) == 64);
-  Entry entries_[size_t{1} << kBits];
+  Entry entries_[kWays << kBits];
 };
 
 }  // namespace tollgate::tokenizer

@@ -162,6 +162,13 @@ const std::vector<KeySpec>& Specs() {
                     return absl::OkStatus();
                   }});
     s->push_back(Str("storage.path", [](Config& c) -> std::string& { return c.storage.path; }));
+    s->push_back({"storage.sync", [](const RawValue& raw, Config& c) -> absl::Status {
+                    absl::StatusOr<std::string> v = AsString(raw);
+                    if (!v.ok()) return v.status();
+                    if (*v != "full" && *v != "normal") return Bad(raw, "must be one of: full, normal");
+                    c.storage.sync = *v;
+                    return absl::OkStatus();
+                  }});
     s->push_back({"enforcement.mode", [](const RawValue& raw, Config& c) -> absl::Status {
                     absl::StatusOr<std::string> v = AsString(raw);
                     if (!v.ok()) return v.status();
@@ -176,7 +183,7 @@ const std::vector<KeySpec>& Specs() {
                     absl::StatusOr<std::string> v = AsString(raw);
                     if (!v.ok()) return v.status();
                     if (*v == "open") {
-                      c.enforcement.fail_mode = FailMode::kOpen;
+                      return Bad(raw, "'open' is not built yet; the only fail mode is 'closed'");
                     } else if (*v == "closed") {
                       c.enforcement.fail_mode = FailMode::kClosed;
                     } else {

@@ -27,6 +27,9 @@ struct ServerConfig {
 struct StorageConfig {
   std::string backend = "sqlite";  // only "sqlite" is built
   std::string path;                // empty: <data_dir>/tollgate.db
+  // "full": every commit is fsynced (an acknowledged report survives power loss);
+  // "normal": it survives a crash of the process (kill -9), not of the machine.
+  std::string sync = "full";
 };
 
 struct EnforcementConfig {

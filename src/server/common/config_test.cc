@@ -42,9 +42,10 @@ listen = "0.0.0.0:9000"
 threads = 2
 [storage]
 path = "/data/t.db"
+sync = "normal"
 [enforcement]
 mode = "shadow"
-fail_mode = "open"
+fail_mode = "closed"
 [metering]
 event_retention_days = 7
 [providers.openai]
@@ -59,7 +60,8 @@ base_url = "http://127.0.0.1:9999/v1"
   EXPECT_EQ(config->server.threads, 4);
   EXPECT_EQ(config->StorePath(), "/data/t.db");
   EXPECT_EQ(config->enforcement.mode, Mode::kShadow);
-  EXPECT_EQ(config->enforcement.fail_mode, FailMode::kOpen);
+  EXPECT_EQ(config->enforcement.fail_mode, FailMode::kClosed);
+  EXPECT_EQ(config->storage.sync, "normal");
   EXPECT_EQ(config->metering.event_retention_days, 7);
   EXPECT_EQ(config->openai.base_url, "https://proxy/v1");
   ServerOptions options = ServerOptionsFromConfig(*config);
@@ -95,6 +97,8 @@ TEST(ConfigTest, BadValuesAreNamed) {
            {"[server]\nlisten = \"h:70000\"\n", "'server.listen'"},
            {"[enforcement]\nmode = \"loud\"\n", "'enforcement.mode'"},
            {"[enforcement]\nfail_mode = \"maybe\"\n", "'enforcement.fail_mode'"},
+           {"[enforcement]\nfail_mode = \"open\"\n", "not built yet"},
+           {"[storage]\nsync = \"sometimes\"\n", "'storage.sync'"},
            {"[providers.anthropic]\nbase_url = \"ftp://x\"\n", "'providers.anthropic.base_url'"},
            {"[providers.gemini]\napi_key_env = \"1BAD\"\n", "'providers.gemini.api_key_env'"},
            {"[metering]\nlease_s = 1.5\n", "'metering.lease_s'"},

@@ -220,9 +220,18 @@ absl::Status SqliteStore::Init() {
       }
     }
     // FULL: in WAL mode every commit syncs the WAL, so an acknowledged commit survives
-    // power loss, not only a process crash.
+    // power loss, not only a process crash. NORMAL: it survives a process crash.
     if (absl::Status s = writer_.Exec(options_.fsync_each_commit ? "PRAGMA synchronous = FULL"
-                                                                       : "PRAGMA synchronous = NORMAL"); !s.ok()) return s;
+                                                                 : "PRAGMA synchronous = NORMAL");
+        !s.ok())
+      return s;
+    // The ledger's hot pages (index leaves, counters, daily rows) stay cached, and the
+    // WAL is checkpointed every ~40 MB instead of every 4 MB: fewer rewrites of the
+    // same pages into the database file.
+    for (const char* pragma : {"PRAGMA cache_size = -65536", "PRAGMA wal_autocheckpoint = 10000",
+                               "PRAGMA temp_store = MEMORY"}) {
+      if (absl::Status s = writer_.Exec(pragma); !s.ok()) return s;
+    }
     if (absl::StatusOr<int> v = Migrate(writer_); !v.ok()) return v.status();
     sqlite3_commit_hook(writer_.get(), &SqliteStore::CommitHook, this);
 
