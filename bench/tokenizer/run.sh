@@ -2,15 +2,17 @@
 # Token-counting benchmark: tollgate's tokenizer against npm tiktoken (WASM), js-tiktoken
 # and gpt-tokenizer, in one run, each pinned to the same single core.
 #   1. the shared corpus (../shared/corpus beside the repository), cl100k_base and o200k_base:
-#      MB/s (best of REPEATS passes after a warm-up) and the ratio to each peer;
+#      MB/s of each tool's best pass over ROUNDS interleaved rounds of SECONDS_PER_TOOL
+#      (the same rule for every tokenizer), and the ratio to each peer;
 #   2. single words of random letters (one pre-split piece): 100 KB, 1 MB and 10 MB for
 #      tollgate, 100 KB for the peers (they are quadratic in the word length).
-# Usage: bench/tokenizer/run.sh [CORPUS_DIR]    (env: CORE=1 REPEATS=5)
+# Usage: bench/tokenizer/run.sh [CORPUS_DIR]    (env: CORE=1 SECONDS_PER_TOOL=2 ROUNDS=3)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 corpus=${1:-$root/../shared/corpus}
 CORE=${CORE:-1}
-REPEATS=${REPEATS:-5}
+SECONDS_PER_TOOL=${SECONDS_PER_TOOL:-2}
+ROUNDS=${ROUNDS:-3}
 build=$root/build-bench
 here=$root/bench/tokenizer
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTOLLGATE_TESTS=OFF >/dev/null
@@ -22,20 +24,36 @@ trap 'rm -rf "$tmp"' EXIT
 files=("$corpus"/*.txt)
 run() { taskset -c "$CORE" "$@"; }
 
-echo "## Corpus: ${#files[@]} files, $(cat "${files[@]}" | wc -c) bytes; core $CORE; best of $REPEATS"
+echo "## Corpus: ${#files[@]} files, $(cat "${files[@]}" | wc -c) bytes; core $CORE"
+echo
+echo "Each figure is the best pass of the tool over $ROUNDS rounds; in every round each tool"
+echo "runs passes for ${SECONDS_PER_TOOL}s (at least 3, after a warm-up pass), one tool after"
+echo "the other, so a burst of load from elsewhere cannot favour one of them. js-tiktoken runs"
+echo "one round."
 echo
 echo "| encoding | tokenizer | MB/s | tokens | tollgate speed-up |"
 echo "| --- | --- | ---: | ---: | ---: |"
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
 for enc in cl100k_base o200k_base; do
-  read -r ours tokens _ < <(run "$bin" corpus "$enc" "$REPEATS" "${files[@]}")
-  echo "| $enc | tollgate | $ours | $tokens | |"
-  for peer in gpt-tokenizer tiktoken js-tiktoken; do
-    reps=$REPEATS
-    [ "$peer" = js-tiktoken ] && reps=1
-    read -r theirs ptokens _ < <(cd "$here" && run node peers.js "$peer" "$enc" "$reps" "${files[@]}")
-    ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%.1fx", a / b }')
-    echo "| $enc | $peer | $theirs | $ptokens | $ratio |"
+  declare -A mbps=() toks=()
+  for round in $(seq "$ROUNDS"); do
+    for tool in tollgate gpt-tokenizer tiktoken js-tiktoken; do
+      [ "$tool" = js-tiktoken ] && [ "$round" -gt 1 ] && continue
+      if [ "$tool" = tollgate ]; then
+        read -r rate tokens _ < <(run "$bin" corpus "$enc" "${SECONDS_PER_TOOL}s" "${files[@]}")
+      else
+        read -r rate tokens _ < <(cd "$here" && run node peers.js "$tool" "$enc" "${SECONDS_PER_TOOL}s" "${files[@]}")
+      fi
+      mbps[$tool]=$(best "${mbps[$tool]:-0}" "$rate")
+      toks[$tool]=$tokens
+    done
   done
+  echo "| $enc | tollgate | ${mbps[tollgate]} | ${toks[tollgate]} | |"
+  for tool in gpt-tokenizer tiktoken js-tiktoken; do
+    ratio=$(awk -v a="${mbps[tollgate]}" -v b="${mbps[$tool]}" 'BEGIN { printf "%.1fx", a / b }')
+    echo "| $enc | $tool | ${mbps[$tool]} | ${toks[$tool]} | $ratio |"
+  done
+  unset mbps toks
 done
 echo
 echo "## One word of random letters (seconds, one pass)"

@@ -1,6 +1,6 @@
 #include "core/ids.h"
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -63,9 +63,14 @@ std::string NewSecret() {
 }
 
 std::string Sha256Hex(std::string_view data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), sizeof md));
+  // Fetched once: an implicit fetch on every call costs more than the hashing itself.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (sha256 == nullptr ||
+      EVP_Digest(data.data(), data.size(), md, &len, sha256, nullptr) != 1)
+    std::abort();  // no SHA-256 in libcrypto: nothing safe to do
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

@@ -1,7 +1,5 @@
 #include "server/codec.h"
 
-#include <cstdio>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "core/money.h"
@@ -15,10 +13,19 @@ std::string Rfc3339(absl::Time t) {
   // By hand: absl::FormatTime is general and costs a few microseconds per call, and
   // every check answer carries two times per limit.
   absl::CivilSecond c = absl::ToCivilSecond(t, absl::UTCTimeZone());
-  char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", static_cast<int>(c.year()),
-                        c.month(), c.day(), c.hour(), c.minute(), c.second());
-  return std::string(buf, n);
+  int64_t year = c.year();
+  if (year < 0 || year > 9999) return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+  std::string out = "0000-00-00T00:00:00Z";
+  auto put = [&out](size_t pos, int64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; --i, v /= 10) out[pos + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, year, 4);
+  put(5, c.month(), 2);
+  put(8, c.day(), 2);
+  put(11, c.hour(), 2);
+  put(14, c.minute(), 2);
+  put(17, c.second(), 2);
+  return out;
 }
 
 json::object ToJson(const Scope& s, json::storage_ptr sp) {

@@ -103,8 +103,8 @@ class PieceCache {
     return true;
   }
 
-  static constexpr size_t kWays = 4;
-  static constexpr int kBits = 14;  // 2^kBits sets of kWays entries
+  static constexpr size_t kWays = 2;
+  static constexpr int kBits = 15;  // 2^kBits sets of kWays entries
   static constexpr int kShift = 64 - kBits;
   struct alignas(64) Entry {
     uint64_t hash = 0;

@@ -1,7 +1,8 @@
 // Throughput of tollgate's tokenizer on files, one thread; used by bench/tokenizer/run.sh.
 //   tokenizer_benchmark corpus ENCODING REPEATS FILE...
 //     -> "MB/s(wall) TOKENS MB/s(thread CPU) SECONDS(wall)", best of REPEATS passes over
-//        all files after one untimed warm-up pass (none when REPEATS is 1)
+//        all files after one untimed warm-up pass (none when REPEATS is 1). REPEATS "Ns"
+//        means as many passes as fit in N seconds (at least 3).
 //   tokenizer_benchmark split ENCODING REPEATS FILE...  -> hand-written vs PCRE2 splitter
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 #include "tokenizer/pcre2_splitter.h"
 #include "tokenizer/pretokenize.h"
@@ -49,6 +51,11 @@ int main(int argc, char** argv) {
   if (!id) return 2;
   const Encoding& enc = Encoding::Get(*id);
   int repeats = std::atoi(argv[3]);
+  double min_seconds = 0;
+  if (std::string_view(argv[3]).ends_with("s")) {
+    min_seconds = std::atof(argv[3]);
+    repeats = 3;
+  }
   std::vector<std::string> texts;
   size_t total = 0;
   for (int i = 4; i < argc; ++i) {
@@ -61,7 +68,8 @@ int main(int argc, char** argv) {
       for (auto& t : texts) tokens += enc.Count(t);  // warm-up
     }
     double best = 1e9, best_cpu = 1e9;
-    for (int r = 0; r < repeats; ++r) {
+    const double start = Now();
+    for (int r = 0; r < repeats || Now() - start < min_seconds; ++r) {
       double t0 = Now(), c0 = CpuNow();
       size_t n = 0;
       for (auto& t : texts) n += enc.Count(t);

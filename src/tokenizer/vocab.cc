@@ -57,7 +57,7 @@ absl::Status Vocab::Load(std::string_view text) {
   size_t filter_words = std::bit_ceil((n_big * 8 + 64) / 64);
   filter_.assign(filter_words, 0);
   filter_mask_ = filter_words - 1;
-  size_t cap = std::bit_ceil(n_big * 2 + 16);
+  size_t cap = std::bit_ceil(n_big + n_big / 2 + 16);  // load factor 0.5 to 0.75
   slots_.assign(cap, Slot{});
   mask_ = cap - 1;
   shift_ = 64 - std::countr_zero(cap);

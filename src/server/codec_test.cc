@@ -1,0 +1,65 @@
+#include "server/codec.h"
+
+#include <boost/json.hpp>
+
+#include "gtest/gtest.h"
+
+namespace tollgate::server {
+namespace {
+
+namespace json = boost::json;
+
+TEST(CodecTest, Rfc3339IsUtcWithSeconds) {
+  EXPECT_EQ(Rfc3339(absl::FromUnixSeconds(0)), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(Rfc3339(absl::FromUnixSeconds(1'709'251'199)), "2024-02-29T23:59:59Z");
+  EXPECT_EQ(Rfc3339(absl::FromUnixMillis(1'700'000'000'999)), "2023-11-14T22:13:20Z");
+}
+
+TEST(CodecTest, LimitDefaultsFollowTheWindowUnit) {
+  absl::StatusOr<Limit> minute = LimitFromJson(json::parse(
+      R"({"scope":{"level":"tenant"},"metric":"requests","window":{"unit":"minute"},"limit":60})"));
+  ASSERT_TRUE(minute.ok()) << minute.status();
+  EXPECT_EQ(minute->window.kind, WindowKind::kRolling);
+  EXPECT_EQ(minute->window.size, 1);
+  EXPECT_EQ(minute->action, Action::kDeny);
+  EXPECT_EQ(minute->mode, Mode::kInherit);
+  absl::StatusOr<Limit> month = LimitFromJson(json::parse(
+      R"({"scope":{"level":"user","tenant_id":"acme","subject_id":"*"},"metric":"tokens",
+          "window":{"unit":"month","size":3},"limit":5,"models":["openai:gpt-4o*"]})"));
+  ASSERT_TRUE(month.ok()) << month.status();
+  EXPECT_EQ(month->window.kind, WindowKind::kCalendar);
+  EXPECT_EQ(month->window.size, 3);
+  EXPECT_EQ(month->models, std::vector<std::string>{"openai:gpt-4o*"});
+}
+
+TEST(CodecTest, CostLimitsSpeakUsdAndStoreNanos) {
+  absl::StatusOr<Limit> l = LimitFromJson(json::parse(
+      R"({"scope":{"level":"tenant"},"metric":"cost_usd","window":{"unit":"day"},"limit":12.5})"));
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(l->limit, 12'500'000'000);
+  EXPECT_EQ(ToJson(*l).at("limit").as_double(), 12.5);
+}
+
+TEST(CodecTest, LimitErrorsNameTheField) {
+  struct Case {
+    const char* body;
+    const char* field;
+  } cases[] = {
+      {R"({"metric":"tokens","window":{"unit":"day"},"limit":1})", "'scope'"},
+      {R"({"scope":{"level":"x"},"metric":"tokens","window":{"unit":"day"},"limit":1})", "'scope.level'"},
+      {R"({"scope":{"level":"tenant"},"metric":"tokens","window":{"unit":"day","size":0},"limit":1})", "'window.size'"},
+      {R"({"scope":{"level":"tenant"},"metric":"tokens","window":{"unit":"day"},"limit":-1})", "'limit'"},
+      {R"({"scope":{"level":"tenant"},"metric":"tokens","window":{"unit":"day"},"limit":9223372036854775808})", "'limit'"},
+      {R"({"scope":{"level":"tenant"},"metric":"cost_usd","window":{"unit":"day"},"limit":-0.5})", "'limit'"},
+      {R"({"scope":{"level":"tenant"},"metric":"tokens","window":{"unit":"day"},"limit":1,"models":[1]})", "'models'"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<Limit> l = LimitFromJson(json::parse(c.body));
+    ASSERT_FALSE(l.ok()) << c.body;
+    EXPECT_NE(std::string(l.status().message()).find(c.field), std::string::npos)
+        << c.body << " -> " << l.status();
+  }
+}
+
+}  // namespace
+}  // namespace tollgate::server

@@ -1,0 +1,107 @@
+#include "server/metering.h"
+
+#include <future>
+
+#include "gtest/gtest.h"
+#include "store/memory/memory_store.h"
+
+namespace tollgate::server {
+namespace {
+
+class MeteringTest : public ::testing::Test {
+ protected:
+  MeteringTest()
+      : store_(&clock_), engine_(&clock_, EngineOptions{}), metering_(&clock_, &store_, &engine_, &prices_, {}) {
+    EXPECT_TRUE(metering_.CreateTenant(Tenant{.id = "acme"}).ok());
+    EXPECT_TRUE(metering_.CreateTenant(Tenant{.id = "bravo"}).ok());
+    Limit l;
+    l.scope = {Level::kUser, "acme", "*"};
+    l.metric = Metric::kTokens;
+    l.limit = 1000;
+    EXPECT_TRUE(metering_.PutLimit(l).ok());
+  }
+
+  absl::StatusOr<ReportAnswer> ReportSync(ReportRequest r) {
+    std::promise<absl::StatusOr<ReportAnswer>> p;
+    metering_.Report(std::move(r), [&](absl::StatusOr<ReportAnswer> a) { p.set_value(std::move(a)); });
+    return p.get_future().get();
+  }
+
+  static ReportRequest Call(std::string key, int64_t tokens) {
+    ReportRequest r;
+    r.ctx = {.tenant_id = "acme", .user_id = "alice", .provider = "openai", .model = "gpt-4o"};
+    r.idempotency_key = std::move(key);
+    r.usage.input_tokens = tokens;
+    r.usage.total_tokens = tokens;
+    return r;
+  }
+
+  int64_t Used() {
+    std::vector<LimitStatus> s = metering_.Status({.tenant_id = "acme", .user_id = "alice"});
+    return s.empty() ? -1 : s[0].used;
+  }
+
+  SimulatedClock clock_;
+  store::MemoryStore store_;
+  Engine engine_;
+  providers::PriceCatalog prices_;
+  Metering metering_;
+};
+
+TEST_F(MeteringTest, DuplicateReportCountsOnceAndReturnsTheFirstEvent) {
+  absl::StatusOr<ReportAnswer> first = ReportSync(Call("k1", 100));
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<ReportAnswer> again = ReportSync(Call("k1", 100));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->event.event_id, first->event.event_id);
+  EXPECT_EQ(Used(), 100);
+}
+
+TEST_F(MeteringTest, FailedCommitTakesTheChargeBack) {
+  store_.FailCommitsForTesting(true);
+  absl::StatusOr<ReportAnswer> a = ReportSync(Call("k1", 300));
+  EXPECT_FALSE(a.ok());
+  EXPECT_EQ(Used(), 0);
+  store_.FailCommitsForTesting(false);
+  ASSERT_TRUE(ReportSync(Call("k1", 300)).ok());
+  EXPECT_EQ(Used(), 300);
+}
+
+TEST_F(MeteringTest, ReservationsBelongToTheirTenant) {
+  CheckRequest c;
+  c.ctx = {.tenant_id = "acme", .user_id = "alice", .provider = "openai", .model = "gpt-4o"};
+  c.input_tokens = 100;
+  c.max_output_tokens = 100;
+  CheckAnswer a = metering_.Check(c);
+  ASSERT_TRUE(a.result.allowed);
+  EXPECT_TRUE(absl::IsNotFound(metering_.Release("bravo", a.result.reservation_id)));
+  EXPECT_TRUE(metering_.Release("acme", a.result.reservation_id).ok());
+  EXPECT_TRUE(absl::IsNotFound(metering_.Release("acme", a.result.reservation_id)));
+}
+
+TEST_F(MeteringTest, ReportSettlesTheReservationToRealUsage) {
+  CheckRequest c;
+  c.ctx = {.tenant_id = "acme", .user_id = "alice", .provider = "openai", .model = "gpt-4o"};
+  c.input_tokens = 400;
+  c.max_output_tokens = 400;
+  CheckAnswer a = metering_.Check(c);
+  ASSERT_TRUE(a.result.allowed);
+  EXPECT_FALSE(metering_.Check(c).result.allowed);  // 800 reserved + 800 > 1000
+  ReportRequest r = Call("k", 450);
+  r.reservation_id = a.result.reservation_id;
+  ASSERT_TRUE(ReportSync(r).ok());
+  std::vector<LimitStatus> s = metering_.Status({.tenant_id = "acme", .user_id = "alice"});
+  EXPECT_EQ(s[0].used, 450);
+  EXPECT_EQ(s[0].reserved, 0);
+}
+
+TEST_F(MeteringTest, LimitsOfUnknownTenantsAreRefused) {
+  Limit l;
+  l.scope = {Level::kTenant, "nobody", ""};
+  l.limit = 5;
+  EXPECT_TRUE(absl::IsNotFound(metering_.PutLimit(l).status()));
+}
+
+}  // namespace
+}  // namespace tollgate::server
