@@ -73,6 +73,9 @@ inline void EncodeShort(const Vocab& v, PieceCache& cache, BpeScratch& scratch,
   sink.Add(buf, k);
 }
 
+// Segments longer than this merge faster in the blocked structure than in the array scan.
+inline constexpr size_t kMidSegment = 32;
+
 template <class Sink>
 void EncodePiece(const Vocab& v, PieceCache& cache, BpeScratch& scratch, const uint8_t* piece,
                  size_t len, uint64_t h, Sink& sink) {
@@ -93,7 +96,7 @@ void EncodePiece(const Vocab& v, PieceCache& cache, BpeScratch& scratch, const u
     size_t n = e - b;
     if (n <= PieceCache::kMaxLen) {
       EncodeShort(v, cache, scratch, p, n, n > 4 ? PieceCache::Hash(p, n) : 0, sink);
-    } else if (n <= kShortPiece) {
+    } else if (n <= kMidSegment) {
       sink.Add(buf, BytePairEncode(v, p, n, buf, scratch));
     } else {
       uint32_t r = v.Rank(p, n);
