@@ -4,7 +4,7 @@
 set -euo pipefail
 build_pkgs=(cmake g++ make pkg-config libboost1.81-dev libabsl-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev libssl-dev libpcre2-dev
-  libgoogle-perftools-dev)
+  libgoogle-perftools-dev zlib1g-dev)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev nodejs npm
   curl ca-certificates sqlite3)
 pkgs=("${build_pkgs[@]}")

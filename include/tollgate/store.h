@@ -132,7 +132,8 @@ class Store {
   // --- Ledger.
   // Queues the entry for the next group commit: the event, its counter cells and its
   // daily aggregate are written in one transaction. `done` runs exactly once: on a
-  // store thread after the commit (OkStatus: the entry is durable) or its failure
+  // store thread after the commit (OkStatus: the entry is durable, and every ledger read
+  // that starts afterwards sees it) or its failure
   // (nothing of the entry is written); or on the calling thread, before Append
   // returns, when the entry is refused at once: ResourceExhausted when the queue is
   // full, FailedPrecondition when the store is closing, InvalidArgument when event_id
@@ -169,18 +170,36 @@ struct SqliteOptions {
   // entries arriving during a commit (an fsync) still share the next one, which
   // measured faster at every concurrency (docs/storage.md), hence the default.
   absl::Duration max_batch_delay = absl::ZeroDuration();
-  int max_batch = 512;     // entries per transaction, >= 1
-  int max_queue = 65536;   // queued entries beyond which Append answers ResourceExhausted
+  int max_batch = 512;     // entries per transaction (journal: per journal write), >= 1
+  // Entries queued, plus (journal) acknowledged but not yet applied to SQLite, beyond
+  // which Append answers ResourceExhausted.
+  int max_queue = 65536;
   absl::Duration busy_timeout = absl::Seconds(5);  // wait for a lock held elsewhere
   // true: synchronous=FULL, every commit is fsynced: a committed entry survives kill -9
   // and power loss. false: synchronous=NORMAL: it survives kill -9 (the process can die
   // at any point), but a power cut may lose the last commits before a checkpoint.
   bool fsync_each_commit = true;
+  // Ledger journal (file databases only; docs/storage.md): Append is acknowledged once
+  // the entry is written to an append-only journal file beside the database (and
+  // fdatasynced with fsync_each_commit), and a second thread applies journaled entries
+  // to SQLite in large transactions; reads of the ledger wait until every entry
+  // acknowledged before they started is applied. false: Append is acknowledged after
+  // its SQLite commit. Leftover journal files are replayed on open either way.
+  bool journal = true;
+  int apply_batch = 8192;  // entries per apply transaction, >= 1
+  // How long the applier lets a partial batch wait for more entries (a read that needs
+  // them cuts the wait short).
+  absl::Duration apply_delay = absl::Milliseconds(20);
+  // Journal size after which the writer starts a new file; a file is deleted once
+  // every entry in it is applied.
+  int64_t journal_rotate_bytes = int64_t{32} << 20;
 };
 
-// Opens (creating and migrating as needed) a SQLite store in WAL mode with
-// synchronous=FULL: a committed entry survives kill -9 and power loss. FailedPrecondition
-// when the file's schema is newer than this build knows.
+// Opens (creating and migrating as needed) a SQLite store in WAL mode, replays any
+// journaled entries not yet applied, and starts its threads. An acknowledged entry
+// survives kill -9, and power loss too with fsync_each_commit. FailedPrecondition when
+// the file's schema is newer than this build knows, or when another store has the same
+// file open.
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options,
                                                        const Clock* clock);
 

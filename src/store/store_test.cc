@@ -357,6 +357,7 @@ TYPED_TEST(StoreTest, DuplicateIdempotencyKeyIsAlreadyExistsAndCountsNothing) {
 
 TYPED_TEST(StoreTest, DuplicatesInOneBatchCommitOnceAndTheRestOfTheBatchCommits) {
   // A long batch window so the entries below share one transaction in SQLite.
+  this->store_.reset();  // one store per database file
   this->store_ = TypeParam::Open(this->dir_.path(), &this->clock_, absl::Milliseconds(200));
   ASSERT_NE(this->store_, nullptr);
   std::vector<LedgerEntry> entries;

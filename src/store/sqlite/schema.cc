@@ -10,7 +10,7 @@ namespace {
 // Times are INTEGER unix nanoseconds, money INTEGER nano-USD, enums their lower-case
 // names. tenant_ref columns hold the concrete tenant a record belongs to (NULL for
 // global records and "*" defaults) so that deleting a tenant cascades.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: initial schema.
     R"sql(
 CREATE TABLE tenants (
@@ -138,6 +138,59 @@ CREATE TABLE daily (
   PRIMARY KEY (date, tenant_id, user_id, agent, provider, model)
 ) WITHOUT ROWID;
 CREATE INDEX daily_tenant ON daily(tenant_id, date);
+)sql",
+    // 2: a cheaper ledger write path. events is keyed on event_id without a rowid (event
+    // ids are time-ordered, so inserts go to the right edge of the table), the index on
+    // (tenant_id, model_used, ts) goes (ListEvents' model filter is "model = ? OR
+    // model_used = ?", which it cannot serve) and so does counters_expiry (the counter
+    // table is small and LoadCounters reads all of it). ledger_state holds the sequence
+    // number of the last journal record applied, written in the same transaction as the
+    // entries.
+    R"sql(
+CREATE TABLE events_v2 (
+  event_id             TEXT NOT NULL PRIMARY KEY,
+  ts                   INTEGER NOT NULL,
+  tenant_id            TEXT NOT NULL,
+  user_id              TEXT NOT NULL,
+  agent                TEXT NOT NULL,
+  key_id               TEXT NOT NULL,
+  request_id           TEXT NOT NULL,
+  idempotency_key      TEXT NOT NULL,
+  provider             TEXT NOT NULL,
+  model                TEXT NOT NULL,
+  model_used           TEXT NOT NULL,
+  endpoint             TEXT NOT NULL,
+  input_tokens         INTEGER NOT NULL,
+  output_tokens        INTEGER NOT NULL,
+  cached_input_tokens  INTEGER NOT NULL,
+  cache_write_tokens   INTEGER NOT NULL,
+  reasoning_tokens     INTEGER NOT NULL,
+  total_tokens         INTEGER NOT NULL,
+  input_cost           INTEGER NOT NULL,
+  output_cost          INTEGER NOT NULL,
+  latency_ms           INTEGER NOT NULL,
+  status               TEXT NOT NULL,
+  decision             TEXT NOT NULL,
+  estimated            INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO events_v2 SELECT event_id, ts, tenant_id, user_id, agent, key_id, request_id,
+  idempotency_key, provider, model, model_used, endpoint, input_tokens, output_tokens,
+  cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, input_cost,
+  output_cost, latency_ms, status, decision, estimated FROM events;
+DROP TABLE events;
+ALTER TABLE events_v2 RENAME TO events;
+CREATE UNIQUE INDEX events_idempotency ON events(tenant_id, idempotency_key)
+  WHERE idempotency_key <> '';
+CREATE INDEX events_ts ON events(ts, event_id);
+CREATE INDEX events_tenant_ts ON events(tenant_id, ts, event_id);
+CREATE INDEX events_user ON events(tenant_id, user_id, ts);
+DROP INDEX counters_expiry;
+
+CREATE TABLE ledger_state (
+  id           INTEGER PRIMARY KEY CHECK (id = 1),
+  applied_seq  INTEGER NOT NULL
+);
+INSERT INTO ledger_state (id, applied_seq) VALUES (1, 0);
 )sql",
 };
 

@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 #include <variant>
@@ -192,8 +194,8 @@ SqliteStore::SqliteStore(const SqliteOptions& options, const Clock* clock)
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options,
                                                                const Clock* clock) {
   if (options.path.empty()) return absl::InvalidArgumentError("sqlite path is empty");
-  if (options.max_batch < 1 || options.max_queue < 1) {
-    return absl::InvalidArgumentError("max_batch and max_queue must be >= 1");
+  if (options.max_batch < 1 || options.max_queue < 1 || options.apply_batch < 1) {
+    return absl::InvalidArgumentError("max_batch, max_queue and apply_batch must be >= 1");
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(options, clock));
   if (absl::Status s = store->Init(); !s.ok()) return s;
@@ -204,6 +206,12 @@ absl::Status SqliteStore::Init() {
   const int busy_ms = static_cast<int>(
       std::clamp<int64_t>(absl::ToInt64Milliseconds(options_.busy_timeout), 0, INT32_MAX));
   const bool in_memory = options_.path == ":memory:";
+  if (!in_memory) {
+    // Before anything reads the journal: one store per database file.
+    absl::StatusOr<JournalLock> lock = JournalLock::Acquire(options_.path);
+    if (!lock.ok()) return lock.status();
+    journal_lock_ = *std::move(lock);
+  }
   {
     absl::MutexLock lock(&write_mu_);
     absl::StatusOr<Db> db = Db::Open(options_.path, busy_ms);
@@ -248,9 +256,13 @@ absl::Status SqliteStore::Init() {
              {&ws_.rollback_to, "ROLLBACK TO entry"},
              {&ws_.insert_event, kInsertEvent},
              {&ws_.upsert_counter, kUpsertCounter},
-             {&ws_.upsert_daily, kUpsertDaily}}) {
+             {&ws_.upsert_daily, kUpsertDaily},
+             {&set_applied_, "UPDATE ledger_state SET applied_seq = ? WHERE id = 1"}}) {
       if (absl::Status s = prepare(*stmt, sql); !s.ok()) return s;
     }
+  }
+  if (!in_memory) {
+    if (absl::Status s = Recover(); !s.ok()) return s;
   }
   if (!in_memory) {
     absl::MutexLock lock(&read_mu_);
@@ -259,8 +271,34 @@ absl::Status SqliteStore::Init() {
     reader_ = *std::move(db);
     if (absl::Status s = reader_.Exec("PRAGMA query_only = ON"); !s.ok()) return s;
     has_reader_ = true;
+    for (auto [stmt, sql] : std::initializer_list<std::pair<Stmt*, std::string_view>>{
+             {&find_key_,
+              "SELECT 1 FROM events WHERE tenant_id = ? AND idempotency_key = ? "
+              "AND idempotency_key <> ''"},
+             {&find_id_, "SELECT 1 FROM events WHERE event_id = ?"}}) {
+      absl::StatusOr<Stmt> prepared = Stmt::Prepare(reader_.get(), sql, /*persistent=*/true);
+      if (!prepared.ok()) return prepared.status();
+      *stmt = *std::move(prepared);
+    }
   }
-  writer_thread_ = std::thread([this] { WriterLoop(); });
+  if (!in_memory && options_.journal) {
+    absl::StatusOr<uint64_t> applied = ReadAppliedSeq();
+    if (!applied.ok()) return applied.status();
+    next_seq_ = *applied + 1;
+    {
+      absl::MutexLock lock(&pending_mu_);
+      applied_seq_ = journaled_seq_ = *applied;
+    }
+    absl::StatusOr<JournalFile> file = JournalFile::Create(
+        JournalFilePath(options_.path, journal_generation_), options_.fsync_each_commit);
+    if (!file.ok()) return file.status();
+    journal_ = *std::move(file);
+    journaled_ = true;
+    applier_thread_ = std::thread([this] { ApplierLoop(); });
+    writer_thread_ = std::thread([this] { JournalLoop(); });
+  } else {
+    writer_thread_ = std::thread([this] { WriterLoop(); });
+  }
   return absl::OkStatus();
 }
 
@@ -269,7 +307,78 @@ SqliteStore::~SqliteStore() {
     absl::MutexLock lock(&queue_mu_);
     stopping_ = true;
   }
+  // The journal thread journals and acknowledges everything queued, then the applier
+  // applies everything journaled (unless paused or failing: then the journal keeps it
+  // for the next open).
   if (writer_thread_.joinable()) writer_thread_.join();
+  if (!journaled_) return;
+  {
+    absl::MutexLock lock(&pending_mu_);
+    apply_stopping_ = true;
+  }
+  if (applier_thread_.joinable()) applier_thread_.join();
+  absl::MutexLock lock(&pending_mu_);
+  if (!unapplied_.empty()) return;
+  std::string current = journal_.path();
+  journal_ = JournalFile();
+  for (const SealedJournal& f : sealed_) unlink(f.path.c_str());
+  unlink(current.c_str());
+}
+
+absl::StatusOr<uint64_t> SqliteStore::ReadAppliedSeq() {
+  absl::MutexLock lock(&write_mu_);
+  absl::StatusOr<Stmt> s =
+      Stmt::Prepare(writer_.get(), "SELECT applied_seq FROM ledger_state WHERE id = 1");
+  if (!s.ok()) return s.status();
+  absl::StatusOr<bool> row = s->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::DataLossError("ledger_state has no row");
+  return static_cast<uint64_t>(s->Int(0));
+}
+
+absl::Status SqliteStore::Recover() {
+  std::vector<std::pair<uint64_t, std::string>> files = ListJournalFiles(options_.path);
+  if (files.empty()) return absl::OkStatus();
+  absl::StatusOr<uint64_t> applied = ReadAppliedSeq();
+  if (!applied.ok()) return applied.status();
+  uint64_t after = *applied;
+  for (const auto& [generation, path] : files) {
+    absl::StatusOr<std::string> data = ReadWholeFile(path);
+    if (!data.ok()) return data.status();
+    // A torn tail (cut short or failing its checksum) was never acknowledged: dropped.
+    std::vector<JournalRecord> records = DecodeJournal(*data, after);
+    for (size_t i = 0; i < records.size(); i += options_.apply_batch) {
+      size_t end = std::min(records.size(), i + static_cast<size_t>(options_.apply_batch));
+      std::vector<Journaled> chunk;
+      chunk.reserve(end - i);
+      for (size_t j = i; j < end; ++j) {
+        chunk.push_back(Journaled{records[j].seq, std::move(records[j].entry)});
+      }
+      std::vector<const Journaled*> ptrs;
+      for (const Journaled& j : chunk) ptrs.push_back(&j);
+      if (absl::Status s = ApplyJournaled(ptrs); !s.ok()) return s;
+      after = chunk.back().seq;
+    }
+    journal_generation_ = generation + 1;
+  }
+  // Applied (and, with synchronous=FULL, synced): the files are no longer needed.
+  for (const auto& file : files) {
+    if (unlink(file.second.c_str()) != 0) {
+      return absl::UnavailableError(absl::StrCat("cannot remove ledger journal ", file.second));
+    }
+  }
+  if (options_.fsync_each_commit) return SyncParentDir(options_.path);
+  return absl::OkStatus();
+}
+
+void SqliteStore::PauseApplierForTesting(bool pause) {
+  absl::MutexLock lock(&pending_mu_);
+  apply_paused_ = pause;
+}
+
+uint64_t SqliteStore::AppliedSeqForTesting() {
+  absl::MutexLock lock(&pending_mu_);
+  return applied_seq_;
 }
 
 int SqliteStore::CommitHook(void* self) {
@@ -552,7 +661,8 @@ void SqliteStore::Append(LedgerEntry entry, std::function<void(absl::Status)> do
     absl::MutexLock lock(&queue_mu_);
     if (stopping_) {
       refused = absl::FailedPreconditionError("store is closing");
-    } else if (queue_.size() >= static_cast<size_t>(options_.max_queue)) {
+    } else if (queue_.size() + unapplied_count_.load(std::memory_order_relaxed) >=
+               static_cast<size_t>(options_.max_queue)) {
       refused = absl::ResourceExhaustedError("ledger write queue is full");
     } else {
       queue_.push_back(Pending{std::move(entry), std::move(done)});
@@ -643,11 +753,261 @@ absl::Status SqliteStore::ApplyEntry(const LedgerEntry& entry) {
   return ws_.upsert_daily.Run();
 }
 
+// --- Ledger: journal and applier.
+
+std::string SqliteStore::PendingKey(std::string_view tenant_id,
+                                    std::string_view idempotency_key) {
+  std::string key;
+  key.reserve(tenant_id.size() + 1 + idempotency_key.size());
+  key.append(tenant_id);
+  key.push_back('\0');  // ids never contain NUL (validated charset)
+  key.append(idempotency_key);
+  return key;
+}
+
+void SqliteStore::JournalLoop() {
+  std::vector<Pending> batch;
+  batch.reserve(options_.max_batch);
+  for (;;) {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      queue_mu_.Await(absl::Condition(this, &SqliteStore::HasWork));
+      if (queue_.empty()) return;  // stopping, and everything is journaled
+      if (options_.max_batch_delay > absl::ZeroDuration()) {
+        queue_mu_.AwaitWithTimeout(absl::Condition(this, &SqliteStore::BatchFullOrStopping),
+                                   options_.max_batch_delay);
+      }
+      size_t n = std::min(queue_.size(), static_cast<size_t>(options_.max_batch));
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    JournalBatch(batch);
+    batch.clear();
+  }
+}
+
+absl::StatusOr<bool> SqliteStore::IsRecorded(const UsageEvent& e) {
+  if (!e.idempotency_key.empty()) {
+    if (pending_keys_.contains(PendingKey(e.tenant_id, e.idempotency_key))) return true;
+    find_key_.Bind(e.tenant_id, e.idempotency_key);
+    absl::StatusOr<bool> row = find_key_.Step();
+    find_key_.Reset();
+    if (!row.ok() || *row) return row;
+  }
+  if (pending_ids_.contains(std::string_view(e.event_id))) return true;
+  find_id_.Bind(e.event_id);
+  absl::StatusOr<bool> row = find_id_.Step();
+  find_id_.Reset();
+  return row;
+}
+
+void SqliteStore::JournalBatch(std::vector<Pending>& batch) {
+  std::vector<absl::Status> results(batch.size());
+  std::vector<size_t> accepted;
+  accepted.reserve(batch.size());
+  std::string records;
+  const uint64_t first_seq = next_seq_;
+  if (fail_commits_.load()) {
+    for (absl::Status& r : results) r = absl::UnavailableError("ledger journal write failed");
+  } else {
+    // Duplicates are refused before anything is written. Holding pending_mu_ keeps the
+    // applier from dropping an entry from memory between the memory and the SQLite
+    // check (it drops entries only after their commit, so the read transaction opened
+    // below sees every entry missing from memory).
+    absl::MutexLock pending_lock(&pending_mu_);
+    absl::MutexLock read_lock(&read_mu_);
+    absl::Status txn = reader_.Exec("BEGIN");
+    absl::flat_hash_set<std::string> batch_keys;
+    absl::flat_hash_set<std::string_view> batch_ids;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const UsageEvent& e = batch[i].entry.event;
+      if (!txn.ok()) {
+        results[i] = txn;
+        continue;
+      }
+      std::string key = e.idempotency_key.empty() ? std::string()
+                                                  : PendingKey(e.tenant_id, e.idempotency_key);
+      if ((!key.empty() && batch_keys.contains(key)) ||
+          batch_ids.contains(std::string_view(e.event_id))) {
+        results[i] = absl::AlreadyExistsError("idempotency key already recorded");
+        continue;
+      }
+      absl::StatusOr<bool> recorded = IsRecorded(e);
+      if (!recorded.ok()) {
+        results[i] = recorded.status();
+        continue;
+      }
+      if (*recorded) {
+        results[i] = absl::AlreadyExistsError("idempotency key already recorded");
+        continue;
+      }
+      if (!key.empty()) batch_keys.insert(std::move(key));
+      batch_ids.insert(std::string_view(e.event_id));
+      EncodeJournalRecord(next_seq_++, batch[i].entry, &records);
+      accepted.push_back(i);
+    }
+    if (txn.ok()) reader_.RollbackIfOpen();  // ends the read transaction
+  }
+
+  if (!accepted.empty()) {
+    absl::Status written = journal_.Append(records, options_.fsync_each_commit);
+    if (!written.ok()) {
+      next_seq_ = first_seq;  // the failed records were cut off the file
+      for (size_t i : accepted) results[i] = written;
+    } else {
+      bool rotate = static_cast<int64_t>(journal_.size()) >= options_.journal_rotate_bytes;
+      std::string sealed_path = journal_.path();
+      if (rotate) {
+        absl::StatusOr<JournalFile> next = JournalFile::Create(
+            JournalFilePath(options_.path, journal_generation_ + 1), options_.fsync_each_commit);
+        // On failure keep appending to the current file and try again next batch.
+        rotate = next.ok();
+        if (rotate) {
+          ++journal_generation_;
+          journal_ = *std::move(next);
+        }
+      }
+      absl::MutexLock lock(&pending_mu_);
+      for (size_t k = 0; k < accepted.size(); ++k) {
+        unapplied_.push_back(Journaled{first_seq + k, std::move(batch[accepted[k]].entry)});
+        const UsageEvent& e = unapplied_.back().entry.event;
+        pending_ids_.insert(std::string_view(e.event_id));
+        if (!e.idempotency_key.empty()) {
+          pending_keys_.emplace(PendingKey(e.tenant_id, e.idempotency_key), &e);
+        }
+      }
+      journaled_seq_ = next_seq_ - 1;
+      unapplied_count_.fetch_add(accepted.size(), std::memory_order_relaxed);
+      if (rotate) sealed_.push_back(SealedJournal{journaled_seq_, std::move(sealed_path)});
+    }
+  }
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+}
+
+bool SqliteStore::ApplierHasWork() const {
+  return (!unapplied_.empty() && !apply_paused_) || apply_stopping_;
+}
+
+bool SqliteStore::ApplyBatchReady() const {
+  return unapplied_.size() >= static_cast<size_t>(options_.apply_batch) ||
+         barrier_waiters_ > 0 || apply_stopping_ || apply_paused_;
+}
+
+void SqliteStore::ApplierLoop() {
+  absl::Duration backoff = absl::Milliseconds(1);
+  std::vector<const Journaled*> work;
+  for (;;) {
+    work.clear();
+    {
+      absl::MutexLock lock(&pending_mu_);
+      pending_mu_.Await(absl::Condition(this, &SqliteStore::ApplierHasWork));
+      if (apply_stopping_ && (unapplied_.empty() || apply_paused_)) return;
+      if (!ApplyBatchReady()) {
+        pending_mu_.AwaitWithTimeout(absl::Condition(this, &SqliteStore::ApplyBatchReady),
+                                     options_.apply_delay);
+      }
+      if (apply_paused_) continue;
+      size_t n = std::min(unapplied_.size(), static_cast<size_t>(options_.apply_batch));
+      for (size_t i = 0; i < n; ++i) work.push_back(&unapplied_[i]);
+    }
+    // The journal thread only appends to unapplied_ meanwhile; elements do not move.
+    absl::Status applied = ApplyJournaled(work);
+    std::vector<std::string> done_files;
+    {
+      absl::MutexLock lock(&pending_mu_);
+      if (applied.ok()) {
+        applied_seq_ = work.back()->seq;  // before the pops below free the entries
+        for (size_t i = 0; i < work.size(); ++i) {
+          const UsageEvent& e = unapplied_.front().entry.event;
+          pending_ids_.erase(std::string_view(e.event_id));
+          if (!e.idempotency_key.empty()) {
+            pending_keys_.erase(PendingKey(e.tenant_id, e.idempotency_key));
+          }
+          unapplied_.pop_front();
+        }
+        unapplied_count_.fetch_sub(work.size(), std::memory_order_relaxed);
+        last_apply_error_ = absl::OkStatus();
+        while (!sealed_.empty() && sealed_.front().last_seq <= applied_seq_) {
+          done_files.push_back(std::move(sealed_.front().path));
+          sealed_.erase(sealed_.begin());
+        }
+      } else {
+        ++apply_failures_;
+        last_apply_error_ = applied;
+        if (apply_stopping_) return;  // the journal keeps the rest for the next open
+      }
+    }
+    // Every record in these files is applied (and synced with synchronous=FULL).
+    for (const std::string& path : done_files) unlink(path.c_str());
+    if (applied.ok()) {
+      backoff = absl::Milliseconds(1);
+    } else {
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Milliseconds(500));
+    }
+  }
+}
+
+absl::Status SqliteStore::ApplyJournaled(const std::vector<const Journaled*>& entries) {
+  if (entries.empty()) return absl::OkStatus();
+  absl::MutexLock lock(&write_mu_);
+  absl::Status s = ws_.begin.Run();
+  for (size_t i = 0; s.ok() && i < entries.size(); ++i) {
+    s = ApplyEntry(entries[i]->entry);
+    // Already present (a replay of an applied entry): skipped with its counters. The
+    // failing statement was the event insert, the entry's first, so nothing of it is
+    // written.
+    if (absl::IsAlreadyExists(s) && !sqlite3_get_autocommit(writer_.get())) s = absl::OkStatus();
+  }
+  if (s.ok()) {
+    set_applied_.Bind(static_cast<int64_t>(entries.back()->seq));
+    s = set_applied_.Run();
+  }
+  if (s.ok()) s = ws_.commit.Run();
+  if (!s.ok()) writer_.RollbackIfOpen();
+  return s;
+}
+
+absl::Status SqliteStore::WaitApplied() {
+  if (!journaled_) return absl::OkStatus();
+  absl::MutexLock lock(&pending_mu_);
+  const uint64_t target = journaled_seq_;
+  if (applied_seq_ >= target) return absl::OkStatus();
+  const uint64_t failures = apply_failures_;
+  ++barrier_waiters_;
+  auto reached = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {  // runs under pending_mu_
+    return applied_seq_ >= target || apply_failures_ != failures || apply_paused_ ||
+           apply_stopping_;
+  };
+  pending_mu_.Await(absl::Condition(&reached));
+  --barrier_waiters_;
+  if (applied_seq_ >= target) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "ledger entries are not applied yet: ",
+      last_apply_error_.ok() ? "applier paused or stopping" : last_apply_error_.message()));
+}
+
 // --- Ledger: reads and retention.
 
 absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventByIdempotencyKey(
     std::string_view tenant_id, std::string_view idempotency_key) {
   if (idempotency_key.empty()) return std::optional<UsageEvent>();
+  if (journaled_) {
+    // Journaled but not applied yet: answered from memory. The applier removes an entry
+    // from memory only after its commit, under pending_mu_, so a miss here means that
+    // the SQLite read below sees it.
+    absl::MutexLock lock(&pending_mu_);
+    auto it = pending_keys_.find(PendingKey(tenant_id, idempotency_key));
+    if (it != pending_keys_.end()) return std::optional<UsageEvent>(*it->second);
+    return FindEventInSqlite(tenant_id, idempotency_key);
+  }
+  return FindEventInSqlite(tenant_id, idempotency_key);
+}
+
+absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventInSqlite(
+    std::string_view tenant_id, std::string_view idempotency_key) {
   return Read([&](sqlite3* db) -> absl::StatusOr<std::optional<UsageEvent>> {
     absl::StatusOr<Stmt> s =
         Stmt::Prepare(db, absl::StrCat("SELECT ", ToAbsl(kEventColumns),
@@ -666,6 +1026,7 @@ absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventByIdempotencyKey
 
 absl::StatusOr<EventPage> SqliteStore::ListEvents(const EventFilter& f) {
   if (absl::Status s = ValidateFilter(f); !s.ok()) return s;
+  if (absl::Status s = WaitApplied(); !s.ok()) return s;
   std::string sql = absl::StrCat("SELECT ", ToAbsl(kEventColumns), " FROM events WHERE 1");
   std::vector<Param> params;
   auto where = [&](std::string_view clause, auto... values) {
@@ -705,6 +1066,7 @@ absl::StatusOr<EventPage> SqliteStore::ListEvents(const EventFilter& f) {
 }
 
 absl::StatusOr<std::vector<DailyRow>> SqliteStore::ListDaily(const DailyQuery& q) {
+  if (absl::Status s = WaitApplied(); !s.ok()) return s;
   std::string sql =
       "SELECT date, tenant_id, user_id, agent, provider, model, input_tokens, output_tokens, "
       "cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, input_cost, "
@@ -754,6 +1116,7 @@ absl::StatusOr<std::vector<DailyRow>> SqliteStore::ListDaily(const DailyQuery& q
 }
 
 absl::StatusOr<std::vector<CounterDelta>> SqliteStore::LoadCounters(absl::Time now) {
+  if (absl::Status s = WaitApplied(); !s.ok()) return s;
   return Read([&](sqlite3* db) -> absl::StatusOr<std::vector<CounterDelta>> {
     absl::StatusOr<Stmt> s =
         Stmt::Prepare(db,
@@ -768,13 +1131,15 @@ absl::StatusOr<std::vector<CounterDelta>> SqliteStore::LoadCounters(absl::Time n
 }
 
 absl::StatusOr<int64_t> SqliteStore::Sweep(absl::Time before, absl::Time now) {
+  if (absl::Status s = WaitApplied(); !s.ok()) return s;
   // In chunks, releasing the write connection between them so that group commits are
   // not held up behind a large delete.
   constexpr int64_t kChunk = 5000;
   int64_t deleted = 0;
   for (;;) {
     absl::StatusOr<int> n =
-        Write("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE ts < ? LIMIT ?)",
+        Write("DELETE FROM events WHERE event_id IN "
+              "(SELECT event_id FROM events WHERE ts < ? LIMIT ?)",
               ToNanos(before), kChunk);
     if (!n.ok()) return n.status();
     deleted += *n;

@@ -3,10 +3,20 @@
 // The SQLite backend of Store. See docs/storage.md for the schema and the durability
 // argument.
 //
-// Connections: one write connection, used by the group-commit writer thread and by
-// configuration writes, guarded by write_mu_; one read connection guarded by read_mu_
-// (WAL lets it read while the writer writes). For ":memory:" the write connection
-// serves reads too.
+// Connections: one write connection, used by the thread that writes the ledger to
+// SQLite and by configuration writes, guarded by write_mu_; one read connection guarded
+// by read_mu_ (WAL lets it read while the writer writes). For ":memory:" the write
+// connection serves reads too.
+//
+// Ledger write path, journal mode (file databases, SqliteOptions::journal): Append
+// queues; the journal thread takes everything queued, refuses duplicates (against the
+// journaled-but-unapplied entries in memory and against SQLite), writes the rest to the
+// journal in one write (plus fdatasync), moves them to `unapplied_` and acknowledges
+// them; the applier thread applies `unapplied_` to SQLite in large transactions that
+// also record the last applied sequence number. Ledger reads wait for the applier to
+// pass every entry journaled before they started (WaitApplied). Without the journal
+// (":memory:", or journal = false) the writer thread commits each batch to SQLite and
+// acknowledges after the commit.
 //
 // Thread safety: every public method is safe to call concurrently.
 
@@ -21,7 +31,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "store/sqlite/journal.h"
 #include "store/sqlite/sqlite_db.h"
 #include "tollgate/store.h"
 
@@ -68,8 +81,14 @@ class SqliteStore final : public Store {
   absl::Status Ping() override;
 
   // Fault injection: while set, every commit on the write connection fails (SQLite
-  // rolls it back), as a failed fsync would.
+  // rolls it back), as a failed fsync would, and so does every journal write.
   void FailCommitsForTesting(bool fail) { fail_commits_.store(fail); }
+  // While set, the applier applies nothing (journaled entries stay in the journal and in
+  // memory), as if the process were killed between acknowledgement and apply. Ledger
+  // reads then wait; tests use this with the destructor or a fork.
+  void PauseApplierForTesting(bool pause);
+  // Highest sequence number applied to SQLite (journal mode).
+  uint64_t AppliedSeqForTesting();
 
  private:
   struct Pending {
@@ -82,8 +101,46 @@ class SqliteStore final : public Store {
     Stmt insert_event, upsert_counter, upsert_daily;
   };
 
+  // A journaled entry waiting to be applied. Elements of `unapplied_` never move
+  // (std::deque, pushed at the back, popped at the front), so the indexes point into
+  // them.
+  struct Journaled {
+    uint64_t seq = 0;
+    LedgerEntry entry;
+  };
+  // A journal file whose records all have seq <= last_seq; deleted once applied.
+  struct SealedJournal {
+    uint64_t last_seq = 0;
+    std::string path;
+  };
+
   SqliteStore(const SqliteOptions& options, const Clock* clock);
   absl::Status Init();
+  // Applies the records of every journal file left by an earlier run that are newer than
+  // the applied sequence number, then deletes those files. Runs before any thread.
+  absl::Status Recover();
+  absl::StatusOr<uint64_t> ReadAppliedSeq();
+
+  void JournalLoop();
+  void JournalBatch(std::vector<Pending>& batch);
+  void ApplierLoop();
+  // Applies `entries` (seq ascending) in one transaction that also records the last seq.
+  // An entry whose event is already present (same event_id, or same idempotency key) is
+  // skipped with its counters.
+  absl::Status ApplyJournaled(const std::vector<const Journaled*>& entries);
+  // The barrier of ledger reads: waits until every entry journaled before the call is
+  // applied. Unavailable when an apply fails meanwhile. OK at once without a journal.
+  absl::Status WaitApplied();
+  // Whether (tenant_id, idempotency_key) or event_id is recorded, in memory or in
+  // SQLite. REQUIRES: pending_mu_ and read_mu_ held, a read transaction open on reader_.
+  absl::StatusOr<bool> IsRecorded(const UsageEvent& e)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_, read_mu_);
+  absl::StatusOr<std::optional<UsageEvent>> FindEventInSqlite(std::string_view tenant_id,
+                                                             std::string_view idempotency_key);
+  static std::string PendingKey(std::string_view tenant_id, std::string_view idempotency_key);
+
+  bool ApplierHasWork() const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
+  bool ApplyBatchReady() const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
 
   void WriterLoop();
   void WriteBatch(std::vector<Pending>& batch);
@@ -121,7 +178,35 @@ class SqliteStore final : public Store {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
 
-  std::thread writer_thread_;
+  std::thread writer_thread_;  // the journal thread in journal mode
+
+  // --- Journal mode. journaled_ is set once in Init.
+  bool journaled_ = false;
+  JournalLock journal_lock_;
+  // Owned by the journal thread after Init.
+  JournalFile journal_;
+  uint64_t journal_generation_ = 0;
+  uint64_t next_seq_ = 1;
+  Stmt find_key_ ABSL_GUARDED_BY(read_mu_);
+  Stmt find_id_ ABSL_GUARDED_BY(read_mu_);
+  Stmt set_applied_ ABSL_GUARDED_BY(write_mu_);
+
+  absl::Mutex pending_mu_ ABSL_ACQUIRED_BEFORE(read_mu_);
+  std::deque<Journaled> unapplied_ ABSL_GUARDED_BY(pending_mu_);
+  // PendingKey(tenant, idempotency key) and event_id of every entry in unapplied_.
+  absl::flat_hash_map<std::string, const UsageEvent*> pending_keys_ ABSL_GUARDED_BY(pending_mu_);
+  absl::flat_hash_set<std::string_view> pending_ids_ ABSL_GUARDED_BY(pending_mu_);
+  std::vector<SealedJournal> sealed_ ABSL_GUARDED_BY(pending_mu_);
+  uint64_t journaled_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;
+  uint64_t applied_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;
+  uint64_t apply_failures_ ABSL_GUARDED_BY(pending_mu_) = 0;
+  absl::Status last_apply_error_ ABSL_GUARDED_BY(pending_mu_);
+  int barrier_waiters_ ABSL_GUARDED_BY(pending_mu_) = 0;
+  bool apply_paused_ ABSL_GUARDED_BY(pending_mu_) = false;
+  bool apply_stopping_ ABSL_GUARDED_BY(pending_mu_) = false;
+  // unapplied_.size(), readable without pending_mu_ (Append's back-pressure).
+  std::atomic<size_t> unapplied_count_{0};
+  std::thread applier_thread_;
 };
 
 }  // namespace tollgate::store

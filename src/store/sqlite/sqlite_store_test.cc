@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "store/sqlite/journal.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/store_test_util.h"
@@ -143,8 +145,9 @@ TEST_F(SqliteStoreTest, ANewerSchemaIsRefused) {
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(SqliteStoreTest, ALockHeldElsewhereFailsTheBatchUntilReleased) {
+TEST_F(SqliteStoreTest, WithoutJournalALockHeldElsewhereFailsTheBatchUntilReleased) {
   SqliteOptions options;
+  options.journal = false;
   options.busy_timeout = absl::Milliseconds(50);
   std::unique_ptr<Store> store = Open(options);
   Db other = Raw();
@@ -156,6 +159,29 @@ TEST_F(SqliteStoreTest, ALockHeldElsewhereFailsTheBatchUntilReleased) {
   EXPECT_TRUE(store->ListTenants().ok());
   ASSERT_TRUE(other.Exec("ROLLBACK").ok());
   EXPECT_TRUE(store->AppendSync(MakeEntry("acme", "k", 1, kT0)).ok());
+}
+
+TEST_F(SqliteStoreTest, ALockHeldElsewhereDelaysApplyButNotAcknowledgement) {
+  SqliteOptions options;
+  options.busy_timeout = absl::Milliseconds(50);
+  std::unique_ptr<Store> store = Open(options);
+  Db other = Raw();
+  ASSERT_TRUE(other.Exec("BEGIN IMMEDIATE").ok());
+  // Journaled and acknowledged; SQLite cannot take it yet.
+  EXPECT_TRUE(store->AppendSync(MakeEntry("acme", "k", 1, kT0)).ok());
+  EXPECT_EQ(store->AppendSync(MakeEntry("acme", "k", 1, kT0)).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(store->Ping().ok());
+  EXPECT_TRUE(store->ListTenants().ok());
+  EXPECT_TRUE(store->FindEventByIdempotencyKey("acme", "k")->has_value());
+  // A ledger read cannot see the entry in SQLite, so it reports the store unavailable
+  // rather than answer without it.
+  EventFilter all;
+  EXPECT_EQ(store->ListEvents(all).status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(other.Exec("ROLLBACK").ok());
+  absl::StatusOr<EventPage> page = store->ListEvents(all);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(page->events, SizeIs(1));
 }
 
 TEST_F(SqliteStoreTest, AFullQueueAnswersResourceExhaustedAtOnce) {
@@ -210,9 +236,10 @@ TEST_F(SqliteStoreTest, InMemoryDatabaseServesReadsAndWrites) {
 
 // The child appends from several threads and writes each key to the pipe only after
 // AppendSync acknowledged it; the parent kills it with SIGKILL mid-stream.
-[[noreturn]] void CrashChild(const std::string& path, int out_fd) {
+[[noreturn]] void CrashChild(const std::string& path, int out_fd, bool fsync) {
   SqliteOptions options;
   options.path = path;
+  options.fsync_each_commit = fsync;
   SimulatedClock clock(kT0);
   absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options, &clock);
   if (!store.ok()) _exit(2);
@@ -235,14 +262,21 @@ TEST_F(SqliteStoreTest, InMemoryDatabaseServesReadsAndWrites) {
   _exit(0);
 }
 
-TEST_F(SqliteStoreTest, AcknowledgedAppendsSurviveKill9) {
+class SqliteCrashTest : public SqliteStoreTest, public ::testing::WithParamInterface<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(SyncModes, SqliteCrashTest, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Full" : "Normal";
+                         });
+
+TEST_P(SqliteCrashTest, AcknowledgedAppendsSurviveKill9) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     close(fds[0]);
-    CrashChild(Path(), fds[1]);
+    CrashChild(Path(), fds[1], GetParam());
   }
   close(fds[1]);
   FILE* in = fdopen(fds[0], "r");
@@ -301,6 +335,254 @@ TEST_F(SqliteStoreTest, AcknowledgedAppendsSurviveKill9) {
   ASSERT_THAT(*daily, SizeIs(1));
   EXPECT_EQ((*daily)[0].requests, events);
   EXPECT_EQ((*daily)[0].usage.total_tokens, tokens);
+}
+
+SqliteStore* AsSqlite(Store* store) { return static_cast<SqliteStore*>(store); }
+
+std::vector<std::string> JournalFiles(const std::string& db_path) {
+  std::vector<std::string> paths;
+  for (auto& [generation, path] : ListJournalFiles(db_path)) paths.push_back(path);
+  return paths;
+}
+
+// Appends `n` entries keyed k<first>.. with the applier paused, then closes the store:
+// the entries are acknowledged and only in the journal, as after a kill between
+// acknowledgement and apply.
+void AppendJournalOnly(std::unique_ptr<Store> store, int first, int n) {
+  AsSqlite(store.get())->PauseApplierForTesting(true);
+  const uint64_t applied = AsSqlite(store.get())->AppliedSeqForTesting();
+  for (int i = first; i < first + n; ++i) {
+    ASSERT_TRUE(store->AppendSync(MakeEntry("acme", absl::StrCat("k", i), i + 1, kT0)).ok());
+  }
+  EXPECT_EQ(AsSqlite(store.get())->AppliedSeqForTesting(), applied);
+}
+
+TEST_F(SqliteStoreTest, AcknowledgedButUnappliedEntriesAreReplayedOnOpen) {
+  AppendJournalOnly(Open(), 0, 20);
+  ASSERT_FALSE(JournalFiles(Path()).empty());
+  {
+    Db raw = Raw();
+    EXPECT_EQ(QueryInt(raw, "SELECT count(*) FROM events"), 0);
+  }
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(JournalFiles(Path()).size() <= 1);  // the replayed files are gone
+  {
+    Db raw = Raw();
+    EXPECT_EQ(QueryInt(raw, "SELECT count(*) FROM events"), 20);  // applied at open
+  }
+  EventFilter all;
+  all.limit = 1000;
+  EXPECT_THAT(store->ListEvents(all)->events, SizeIs(20));
+  EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 210);  // 1 + 2 + ... + 20
+  EXPECT_EQ(store->ListDaily({})->front().requests, 20);
+  // Replayed keys are recorded keys.
+  EXPECT_EQ(store->AppendSync(MakeEntry("acme", "k3", 1, kT0)).code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(SqliteStoreTest, ReplayingTwiceCountsOnce) {
+  AppendJournalOnly(Open(), 0, 5);
+  std::vector<std::string> files = JournalFiles(Path());
+  ASSERT_THAT(files, SizeIs(1));
+  absl::StatusOr<std::string> journal = ReadWholeFile(files[0]);
+  ASSERT_TRUE(journal.ok());
+  Open().reset();  // replays and removes the journal
+  // The same records again, as if the file had survived its removal: the applied
+  // sequence number (and the events already present) make the replay a no-op.
+  {
+    std::ofstream out(files[0], std::ios::binary);
+    out << *journal;
+  }
+  std::unique_ptr<Store> store = Open();
+  EventFilter all;
+  EXPECT_THAT(store->ListEvents(all)->events, SizeIs(5));
+  EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 15);
+}
+
+TEST_F(SqliteStoreTest, ATornOrCorruptJournalTailIsDropped) {
+  AppendJournalOnly(Open(), 0, 3);
+  std::vector<std::string> files = JournalFiles(Path());
+  ASSERT_THAT(files, SizeIs(1));
+  {
+    // A record cut short by the crash, then garbage.
+    std::string torn;
+    EncodeJournalRecord(99, MakeEntry("acme", "torn", 1000, kT0), &torn);
+    std::ofstream out(files[0], std::ios::binary | std::ios::app);
+    out << torn.substr(0, torn.size() / 2);
+  }
+  {
+    std::unique_ptr<Store> store = Open();
+    ASSERT_NE(store, nullptr);
+    EventFilter all;
+    EXPECT_THAT(store->ListEvents(all)->events, SizeIs(3));
+    EXPECT_FALSE(store->FindEventByIdempotencyKey("acme", "torn")->has_value());
+    EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 6);
+  }
+  // A record whose checksum fails ends the journal there.
+  AppendJournalOnly(Open(), 10, 3);
+  files = JournalFiles(Path());
+  ASSERT_THAT(files, SizeIs(1));
+  absl::StatusOr<std::string> journal = ReadWholeFile(files[0]);
+  ASSERT_TRUE(journal.ok());
+  std::string data = *journal;
+  data[data.size() - 5] ^= 0x40;  // inside the last record's payload
+  {
+    std::ofstream out(files[0], std::ios::binary | std::ios::trunc);
+    out << data;
+  }
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  EventFilter all;
+  EXPECT_THAT(store->ListEvents(all)->events, SizeIs(5));
+  EXPECT_TRUE(store->FindEventByIdempotencyKey("acme", "k11")->has_value());
+  EXPECT_FALSE(store->FindEventByIdempotencyKey("acme", "k12")->has_value());
+}
+
+TEST_F(SqliteStoreTest, DuplicatesAreRefusedAcrossTheJournalAndSqlite) {
+  std::unique_ptr<Store> store = Open();
+  SqliteStore* sqlite = AsSqlite(store.get());
+  LedgerEntry first = MakeEntry("acme", "dup", 10, kT0);
+  const std::string first_id = first.event.event_id;
+  ASSERT_TRUE(store->AppendSync(std::move(first)).ok());
+  ASSERT_TRUE(store->ListEvents({}).ok());  // applied: now only in SQLite
+  sqlite->PauseApplierForTesting(true);
+  ASSERT_TRUE(store->AppendSync(MakeEntry("acme", "journal-only", 1, kT0)).ok());
+  // Against SQLite, against the journal, and the same event id under another key.
+  EXPECT_EQ(store->AppendSync(MakeEntry("acme", "dup", 99, kT0)).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->AppendSync(MakeEntry("acme", "journal-only", 99, kT0)).code(),
+            absl::StatusCode::kAlreadyExists);
+  LedgerEntry same_id = MakeEntry("acme", "fresh", 99, kT0);
+  same_id.event.event_id = first_id;
+  EXPECT_EQ(store->AppendSync(std::move(same_id)).code(), absl::StatusCode::kAlreadyExists);
+  // The first event is found wherever it is.
+  absl::StatusOr<std::optional<UsageEvent>> found =
+      store->FindEventByIdempotencyKey("acme", "journal-only");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->usage.total_tokens, 1);
+  EXPECT_EQ((*store->FindEventByIdempotencyKey("acme", "dup"))->event_id, first_id);
+  sqlite->PauseApplierForTesting(false);
+  EventFilter all;
+  EXPECT_THAT(store->ListEvents(all)->events, SizeIs(2));
+  EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 11);
+  EXPECT_EQ(store->AppendSync(MakeEntry("acme", "journal-only", 99, kT0)).code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(SqliteStoreTest, LedgerReadsSeeEveryAcknowledgedEntryAtOnce) {
+  SqliteOptions options;
+  options.apply_delay = absl::Seconds(30);  // the barrier, not the timer, applies them
+  options.apply_batch = 100000;
+  std::unique_ptr<Store> store = Open(options);
+  absl::Time start = absl::Now();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store->AppendSync(MakeEntry("acme", absl::StrCat("k", i), 1, kT0)).ok());
+    EventFilter all;
+    EXPECT_THAT(store->ListEvents(all)->events, SizeIs(i + 1));
+    EXPECT_EQ(store->LoadCounters(kT0)->front().amount, i + 1);
+    EXPECT_EQ(store->ListDaily({})->front().requests, i + 1);
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+TEST_F(SqliteStoreTest, ClosingAppliesEverythingAndRemovesTheJournal) {
+  constexpr int kEntries = 500;
+  std::atomic<int> ok{0};
+  {
+    SqliteOptions options;
+    options.apply_delay = absl::Seconds(30);
+    options.apply_batch = 100000;
+    options.journal_rotate_bytes = 8192;  // several files
+    std::unique_ptr<Store> store = Open(options);
+    for (int i = 0; i < kEntries; ++i) {
+      store->Append(MakeEntry("acme", absl::StrCat("k", i), 1, kT0), [&](absl::Status s) {
+        if (s.ok()) ok.fetch_add(1);
+      });
+    }
+  }
+  EXPECT_EQ(ok.load(), kEntries);
+  EXPECT_THAT(JournalFiles(Path()), ::testing::IsEmpty());
+  Db raw = Raw();
+  EXPECT_EQ(QueryInt(raw, "SELECT count(*) FROM events"), kEntries);
+  EXPECT_EQ(QueryInt(raw, "SELECT amount FROM counters"), kEntries);
+  EXPECT_EQ(QueryInt(raw, "SELECT applied_seq FROM ledger_state"), kEntries);
+}
+
+TEST_F(SqliteStoreTest, AppliedJournalFilesAreDeletedAsTheyRotate) {
+  SqliteOptions options;
+  options.journal_rotate_bytes = 4096;
+  std::unique_ptr<Store> store = Open(options);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(store->AppendSync(MakeEntry("acme", absl::StrCat("k", i), 1, kT0)).ok());
+  }
+  ASSERT_TRUE(store->ListEvents({}).ok());  // everything applied
+  // The applier removes applied files right after its commit; at most the current file
+  // stays.
+  for (int i = 0; i < 100 && JournalFiles(Path()).size() > 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_THAT(JournalFiles(Path()), SizeIs(1));
+  AsSqlite(store.get())->PauseApplierForTesting(true);
+  for (int i = 200; i < 300; ++i) {
+    ASSERT_TRUE(store->AppendSync(MakeEntry("acme", absl::StrCat("k", i), 1, kT0)).ok());
+  }
+  EXPECT_GE(JournalFiles(Path()).size(), 2u);
+  store.reset();
+  store = Open(options);
+  EventFilter all;
+  all.limit = 1000;
+  EXPECT_THAT(store->ListEvents(all)->events, SizeIs(300));
+  EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 300);
+}
+
+TEST_F(SqliteStoreTest, ASecondStoreOnTheSameFileIsRefused) {
+  std::unique_ptr<Store> store = Open();
+  SqliteOptions options;
+  options.path = Path();
+  EXPECT_EQ(OpenSqliteStore(options, &clock_).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// The child acknowledges entries with the applier paused, so that every one of them is
+// in the journal only, reports them, and waits to be killed.
+[[noreturn]] void UnappliedChild(const std::string& path, int out_fd) {
+  SqliteOptions options;
+  options.path = path;
+  SimulatedClock clock(kT0);
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options, &clock);
+  if (!store.ok()) _exit(2);
+  AsSqlite(store->get())->PauseApplierForTesting(true);
+  for (int i = 0; i < 100; ++i) {
+    if (!(*store)->AppendSync(MakeEntry("acme", absl::StrCat("k", i), 2, kT0)).ok()) _exit(3);
+  }
+  if (write(out_fd, "acked\n", 6) != 6) _exit(4);
+  for (;;) pause();
+}
+
+TEST_F(SqliteStoreTest, EntriesKilledBetweenAcknowledgementAndApplyAreReplayed) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    UnappliedChild(Path(), fds[1]);
+  }
+  close(fds[1]);
+  char buf[8] = {};
+  ASSERT_EQ(read(fds[0], buf, 6), 6);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  close(fds[0]);
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  EventFilter all;
+  all.limit = 1000;
+  EXPECT_THAT(store->ListEvents(all)->events, SizeIs(100));
+  EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 200);
+  EXPECT_EQ(store->ListDaily({})->front().requests, 100);
 }
 
 }  // namespace
