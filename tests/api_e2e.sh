@@ -5,4 +5,4 @@ here="$(cd "$(dirname "$0")" && pwd)"
 export TOLLGATE_BIN="$(realpath "$1")"
 cd "$here/e2e"
 exec node --test --test-concurrency=1 api.test.mjs access.test.mjs bad_input.test.mjs \
-  concurrency.test.mjs crash.test.mjs cli.test.mjs
+  concurrency.test.mjs crash.test.mjs cli.test.mjs policies.test.mjs

@@ -119,6 +119,7 @@ int Serve(const ServeArgs& args) {
   server::handlers::AddAgentRoutes(router, &metering);
   server::handlers::AddClientRoutes(router, &metering);
   server::handlers::AddAdminRoutes(router, &metering);
+  server::handlers::AddPolicyRoutes(router, &metering);
   absl::StatusOr<std::unique_ptr<server::HttpServer>> http =
       server::HttpServer::Start(server::ServerOptionsFromConfig(config), &router);
   if (!http.ok()) {

@@ -70,7 +70,12 @@ absl::Status ValidateLimit(Limit& limit) {
 
 Metering::Metering(const Clock* clock, Store* store, Engine* engine,
                    providers::PriceCatalog* prices, MeteringOptions options)
-    : clock_(clock), store_(store), engine_(engine), prices_(prices), options_(options) {}
+    : clock_(clock),
+      store_(store),
+      engine_(engine),
+      prices_(prices),
+      options_(options),
+      policies_(std::make_unique<PolicyService>(this)) {}
 
 absl::Status Metering::Load() {
   absl::StatusOr<std::vector<Tenant>> tenants = store_->ListTenants();
@@ -93,7 +98,7 @@ absl::Status Metering::Load() {
   for (const Price& p : *prices)
     if (absl::Status s = prices_->Put(p); !s.ok()) return s;
   engine_->Restore(*counters);
-  return absl::OkStatus();
+  return policies_->Load();
 }
 
 absl::StatusOr<std::string> Metering::Bootstrap(std::string_view admin_secret) {
@@ -165,6 +170,7 @@ absl::Status Metering::DeleteTenant(std::string_view id) {
   for (const Limit& l : *limits)
     if (l.scope.tenant_id == id) engine_->RemoveLimit(l.id);
   engine_->RemoveTenant(id);
+  policies_->ForgetTenant(id);
   absl::MutexLock lock(&mu_);
   tenants_.erase(std::string(id));
   for (auto it = keys_by_hash_.begin(); it != keys_by_hash_.end();) {
@@ -303,7 +309,9 @@ absl::Status Metering::PutPrice(Price price) {
   providers::PriceCatalog scratch;
   if (absl::Status s = scratch.Put(price); !s.ok()) return s;
   if (absl::Status s = store_->PutPrice(price); !s.ok()) return s;
-  return prices_->Put(price);
+  absl::Status applied = prices_->Put(price);
+  policies_->Invalidate();  // tiers may have changed
+  return applied;
 }
 
 // --- Metering --------------------------------------------------------------------
@@ -318,29 +326,64 @@ Nanos Metering::EstimateCost(const CallContext& ctx, int64_t input, int64_t outp
 }
 
 CheckAnswer Metering::Check(const CheckRequest& request) {
-  int64_t output = request.max_output_tokens.value_or(options_.default_output_estimate);
+  CheckAnswer answer;
+  CallContext ctx = request.ctx;
+  std::optional<int64_t> max_output = request.max_output_tokens;
+  answer.temperature = request.temperature;
+  if (policies_->Any()) {
+    PolicyQuery q;
+    q.ctx = request.ctx;
+    q.input_tokens = request.input_tokens;
+    q.max_tokens = request.max_output_tokens;
+    q.temperature = request.temperature;
+    engine::Resolution r = policies_->Resolve(q);
+    answer.policy_applied = true;
+    answer.provider = r.provider;
+    answer.model = r.model;
+    answer.max_output_tokens = r.max_tokens;
+    answer.temperature = r.temperature;
+    if (r.decision == engine::PolicyDecision::kDeny) {
+      answer.result.allowed = false;
+      answer.result.decision = DecisionKind::kDeny;
+      answer.result.reason = r.reason;
+      answer.code = r.code;
+      answer.result.limits = engine_->Status(request.ctx);
+      return answer;
+    }
+    if (r.decision == engine::PolicyDecision::kDowngrade) answer.downgraded_from = r.requested;
+    ctx.provider = r.provider;
+    ctx.model = r.model;
+    max_output = r.max_tokens;
+  }
+  int64_t output = max_output.value_or(options_.default_output_estimate);
   Amount expected;
   expected.input_tokens = request.input_tokens;
   expected.output_tokens = output;
-  expected.cost = EstimateCost(request.ctx, request.input_tokens, output);
+  expected.cost = EstimateCost(ctx, request.input_tokens, output);
   expected.requests = 1;
-  CheckAnswer answer;
-  answer.result = engine_->Check(request.ctx, expected);
-  answer.model = request.ctx.model;
+  answer.result = engine_->Check(ctx, expected);
+  answer.provider = ctx.provider;
+  answer.model = ctx.model;
+  if (!answer.downgraded_from.empty() && answer.result.decision == DecisionKind::kAllow)
+    answer.result.decision = DecisionKind::kDowngrade;
   if (!answer.result.reservation_id.empty()) {
     absl::Time now = clock_->Now();
     absl::MutexLock lock(&mu_);
     // Forget ownership of reservations whose lease is long over (amortised: every 1024).
     if (reservations_.size() % 1024 == 1023) {
       for (auto it = reservations_.begin(); it != reservations_.end();) {
-        if (it->second.second < now)
+        if (it->second.expires_at < now)
           reservations_.erase(it++);
         else
           ++it;
       }
     }
-    reservations_[answer.result.reservation_id] = {request.ctx.tenant_id,
-                                                   answer.result.expires_at};
+    HeldReservation held{request.ctx.tenant_id, answer.result.expires_at, "", ""};
+    if (!answer.downgraded_from.empty()) {
+      held.provider_used = ctx.provider;
+      held.model_used = ctx.model;
+    }
+    reservations_[answer.result.reservation_id] = std::move(held);
   }
   return answer;
 }
@@ -349,7 +392,7 @@ absl::Status Metering::Release(std::string_view tenant_id, std::string_view rese
   {
     absl::MutexLock lock(&mu_);
     auto it = reservations_.find(std::string(reservation_id));
-    if (it == reservations_.end() || it->second.first != tenant_id)
+    if (it == reservations_.end() || it->second.tenant_id != tenant_id)
       return absl::NotFoundError("reservation not found");
     reservations_.erase(it);
   }
@@ -361,15 +404,25 @@ absl::Status Metering::Release(std::string_view tenant_id, std::string_view rese
 void Metering::Report(ReportRequest request,
                       std::function<void(absl::StatusOr<ReportAnswer>)> done) {
   std::string reservation;
+  std::string provider_used;
   if (!request.reservation_id.empty()) {
     absl::MutexLock lock(&mu_);
     auto it = reservations_.find(request.reservation_id);
     // A reservation of another tenant is ignored, never freed.
-    if (it != reservations_.end() && it->second.first == request.ctx.tenant_id) {
+    if (it != reservations_.end() && it->second.tenant_id == request.ctx.tenant_id) {
       reservation = request.reservation_id;
+      // The check downgraded the call: a report that names no other model records the
+      // model the policy chose, and the decision.
+      if (!it->second.model_used.empty() &&
+          (request.model_used.empty() || request.model_used == it->second.model_used)) {
+        request.model_used = it->second.model_used;
+        provider_used = it->second.provider_used;
+        if (request.decision == DecisionKind::kAllow) request.decision = DecisionKind::kDowngrade;
+      }
       reservations_.erase(it);
     }
   }
+  if (provider_used.empty()) provider_used = request.ctx.provider;
   UsageEvent e;
   e.ts = clock_->Now();
   e.event_id = core::NewTimeOrderedId("evt", absl::ToUnixMicros(e.ts));
@@ -384,7 +437,7 @@ void Metering::Report(ReportRequest request,
   e.model_used = request.model_used.empty() ? request.ctx.model : request.model_used;
   e.endpoint = request.endpoint;
   e.usage = request.usage;
-  if (std::optional<Cost> cost = prices_->CostFor(e.provider, e.model_used, e.usage))
+  if (std::optional<Cost> cost = prices_->CostFor(provider_used, e.model_used, e.usage))
     e.cost = *cost;
   e.latency_ms = request.latency_ms;
   e.status = request.status;
@@ -392,6 +445,7 @@ void Metering::Report(ReportRequest request,
   e.estimated = request.estimated;
 
   CallContext charged = request.ctx;
+  charged.provider = provider_used;
   charged.model = e.model_used;
   Amount actual;
   actual.input_tokens = e.usage.input_tokens;

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "providers/prices.h"
+#include "server/policies.h"
 #include "tollgate/clock.h"
 #include "tollgate/engine.h"
 #include "tollgate/store.h"
@@ -39,11 +40,23 @@ struct CheckRequest {
   CallContext ctx;
   int64_t input_tokens = 0;
   std::optional<int64_t> max_output_tokens;
+  std::optional<double> temperature;
 };
 
+// When no model policy exists at any level, the call is checked as requested and only
+// `result` and `model` are set. Otherwise the policy is resolved first (see
+// PolicyService::Resolve): a policy denial answers without consulting the limits
+// (result.decision deny, `code` set, nothing reserved); a changed model is checked
+// instead of the requested one and, when allowed, the decision is downgrade.
 struct CheckAnswer {
   CheckResult result;
-  std::string model;  // the model the call may use
+  std::string provider;  // of the model the call may use
+  std::string model;     // the model the call may use
+  std::string downgraded_from;  // "provider:model" requested, when the policy changed it
+  std::string code;  // a policy denial: model_not_allowed | downgrade_chain_exhausted | context_too_large
+  bool policy_applied = false;
+  std::optional<int64_t> max_output_tokens;  // after the policy's clamp (policy_applied)
+  std::optional<double> temperature;         // the request's or the policy's default
 };
 
 struct ReportRequest {
@@ -108,6 +121,9 @@ class Metering {
   // --- Prices: an admin override, stored and applied at once.
   absl::Status PutPrice(Price price);
 
+  // --- Model policies.
+  PolicyService* policies() { return policies_.get(); }
+
   // --- Metering.
   CheckAnswer Check(const CheckRequest& request);
   // `done` runs once, on a store thread, after the event is durable (or failed). It
@@ -132,8 +148,16 @@ class Metering {
   const Clock* clock() const { return clock_; }
   const MeteringOptions& options() const { return options_; }
 
- private:
+  // The cost of `input` + `output` tokens of ctx's model at catalog prices (0 unknown).
   Nanos EstimateCost(const CallContext& ctx, int64_t input, int64_t output) const;
+
+ private:
+  struct HeldReservation {
+    std::string tenant_id;
+    absl::Time expires_at;
+    std::string provider_used;  // set when the policy changed the model
+    std::string model_used;
+  };
 
   const Clock* clock_;
   Store* store_;
@@ -144,9 +168,10 @@ class Metering {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, ApiKey> keys_by_hash_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Tenant> tenants_ ABSL_GUARDED_BY(mu_);
-  // Which tenant holds each live reservation, so one tenant cannot free another's.
-  absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> reservations_
-      ABSL_GUARDED_BY(mu_);
+  // Which tenant holds each live reservation, so one tenant cannot free another's, and
+  // the model a policy changed the call to (a report without model_used records it).
+  absl::flat_hash_map<std::string, HeldReservation> reservations_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<PolicyService> policies_;
 };
 
 // Checks a limit's fields and fills defaults. `id` is generated when empty.

@@ -177,6 +177,7 @@ awaitable<Response> PutLimit(RequestContext& ctx, Metering* m) {
   if (absl::Status s = AdminOnly(ctx, *m); !s.ok()) co_return ErrorResponse(s);
   absl::StatusOr<Limit> existing = m->GetLimit(ctx.Param("id"));
   if (!existing.ok()) co_return ErrorResponse(absl::NotFoundError("limit not found"));
+  if (absl::Status s = NotPolicyOwned(*existing); !s.ok()) co_return ErrorResponse(s);
   absl::StatusOr<json::object> body = BodyObject(ctx);
   if (!body.ok()) co_return ErrorResponse(body.status());
   absl::StatusOr<Limit> l = LimitFromJson(*body);
@@ -191,6 +192,8 @@ awaitable<Response> PutLimit(RequestContext& ctx, Metering* m) {
 awaitable<Response> DeleteLimit(RequestContext& ctx, Metering* m) {
   if (absl::Status s = AdminOnly(ctx, *m); !s.ok()) co_return ErrorResponse(s);
   std::string id(ctx.Param("id"));
+  if (absl::StatusOr<Limit> l = m->GetLimit(id); l.ok())
+    if (absl::Status s = NotPolicyOwned(*l); !s.ok()) co_return ErrorResponse(s);
   if (absl::Status s = m->DeleteLimit(id); !s.ok()) co_return ErrorResponse(s);
   co_return Ok(json::object{{"id", id}, {"deleted", true}});
 }

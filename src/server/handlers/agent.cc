@@ -91,6 +91,14 @@ json::object CheckJson(const CheckAnswer& a, json::storage_ptr sp) {
   o["allowed"] = r.allowed;
   o["decision"] = ToString(r.decision);
   o["model"] = a.model;
+  if (a.policy_applied) {
+    o["provider"] = a.provider;
+    if (!a.downgraded_from.empty()) o["downgraded_from"] = a.downgraded_from;
+    if (!a.code.empty()) o["code"] = a.code;
+    o["max_output_tokens"] =
+        a.max_output_tokens ? json::value(*a.max_output_tokens) : json::value(nullptr);
+    o["temperature"] = a.temperature ? json::value(*a.temperature) : json::value(nullptr);
+  }
   o["reservation_id"] = r.reservation_id.empty() ? json::value(nullptr) : json::value(r.reservation_id);
   o["expires_at"] = r.reservation_id.empty() ? json::value(nullptr) : json::value(Rfc3339(r.expires_at));
   o["limits"] = ToJson(r.limits, sp);
@@ -129,6 +137,9 @@ awaitable<Response> Check(RequestContext& ctx, Metering* m) {
   absl::StatusOr<std::optional<int64_t>> max_out = f.NonNegativeInt("max_output_tokens");
   if (!max_out.ok()) co_return ErrorResponse(max_out.status());
   req.max_output_tokens = *max_out;
+  absl::StatusOr<std::optional<double>> temperature = f.Double("temperature");
+  if (!temperature.ok()) co_return ErrorResponse(temperature.status());
+  req.temperature = *temperature;
   unsigned char buffer[8192];
   json::monotonic_resource mr(buffer, sizeof buffer);
   json::object answer = CheckJson(m->Check(req), &mr);

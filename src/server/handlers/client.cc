@@ -169,6 +169,7 @@ awaitable<Response> PutLimit(RequestContext& ctx, Metering* m) {
   if (!caller.ok()) co_return ErrorResponse(caller.status());
   absl::StatusOr<Limit> existing = OwnLimit(m, caller->tenant_id, ctx.Param("id"));
   if (!existing.ok()) co_return ErrorResponse(existing.status());
+  if (absl::Status s = NotPolicyOwned(*existing); !s.ok()) co_return ErrorResponse(s);
   absl::StatusOr<Limit> l = TenantLimitFromBody(ctx, *caller);
   if (!l.ok()) co_return ErrorResponse(l.status());
   l->id = existing->id;
@@ -183,6 +184,7 @@ awaitable<Response> DeleteLimit(RequestContext& ctx, Metering* m) {
   if (!caller.ok()) co_return ErrorResponse(caller.status());
   absl::StatusOr<Limit> l = OwnLimit(m, caller->tenant_id, ctx.Param("id"));
   if (!l.ok()) co_return ErrorResponse(l.status());
+  if (absl::Status s = NotPolicyOwned(*l); !s.ok()) co_return ErrorResponse(s);
   if (absl::Status s = m->DeleteLimit(l->id); !s.ok()) co_return ErrorResponse(s);
   co_return Ok(json::object{{"id", l->id}, {"deleted", true}});
 }

@@ -78,6 +78,13 @@ absl::StatusOr<std::string> IdOrEmpty(const JsonReader& r, std::string_view key)
   return v->value_or("");
 }
 
+absl::Status NotPolicyOwned(const Limit& limit) {
+  if (limit.owner.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "limit ", limit.id, " is owned by ", limit.owner,
+      "; change it through /api/admin/models/policies or /api/client/models/policies"));
+}
+
 Response Json(http::status status, const json::value& body) {
   return JsonResponse(status, json::serialize(body));
 }

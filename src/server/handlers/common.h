@@ -50,6 +50,10 @@ absl::StatusOr<boost::json::object> BodyObject(const RequestContext& ctx);
 // An optional id field of a body: "" when absent.
 absl::StatusOr<std::string> IdOrEmpty(const JsonReader& r, std::string_view key);
 
+// FailedPrecondition (409) when `limit` is owned by a model policy: such limits are
+// changed through the policy (docs/policies.md), never directly.
+absl::Status NotPolicyOwned(const Limit& limit);
+
 // A JSON answer.
 Response Json(boost::beast::http::status status, const boost::json::value& body);
 inline Response Ok(const boost::json::value& body) {

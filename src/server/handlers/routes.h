@@ -15,6 +15,8 @@ void AddAgentRoutes(Router& router, Metering* metering);
 void AddClientRoutes(Router& router, Metering* metering);
 // /api/admin/*: tenants, keys, limits, usage summary and events, prices.
 void AddAdminRoutes(Router& router, Metering* metering);
+// /api/admin/models/{policies,policies/resolve,available} and /api/client/models/policies.
+void AddPolicyRoutes(Router& router, Metering* metering);
 // /healthz, /readyz, /metrics.
 void AddOpsRoutes(Router& router, Metering* metering);
 
