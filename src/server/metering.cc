@@ -90,7 +90,12 @@ absl::Status Metering::Load() {
   if (!counters.ok()) return counters.status();
   {
     absl::MutexLock lock(&mu_);
-    for (Tenant& t : *tenants) tenants_[t.id] = t;
+    for (Tenant& t : *tenants) {
+      absl::TimeZone tz = absl::UTCTimeZone();
+      absl::LoadTimeZone(t.timezone, &tz);
+      zones_[t.id] = tz;
+      tenants_[t.id] = t;
+    }
     for (ApiKey& k : *keys) keys_by_hash_[k.secret_hash] = k;
   }
   for (const Tenant& t : *tenants) engine_->PutTenant(t);
@@ -144,6 +149,7 @@ absl::StatusOr<Tenant> Metering::CreateTenant(Tenant tenant) {
   {
     absl::MutexLock lock(&mu_);
     tenants_[tenant.id] = tenant;
+    zones_[tenant.id] = tz;
   }
   engine_->PutTenant(tenant);
   return tenant;
@@ -158,6 +164,7 @@ absl::StatusOr<Tenant> Metering::UpdateTenant(const Tenant& tenant) {
   {
     absl::MutexLock lock(&mu_);
     tenants_[tenant.id] = tenant;
+    zones_[tenant.id] = tz;
   }
   engine_->PutTenant(tenant);
   return tenant;
@@ -173,6 +180,7 @@ absl::Status Metering::DeleteTenant(std::string_view id) {
   policies_->ForgetTenant(id);
   absl::MutexLock lock(&mu_);
   tenants_.erase(std::string(id));
+  zones_.erase(std::string(id));
   for (auto it = keys_by_hash_.begin(); it != keys_by_hash_.end();) {
     if (it->second.tenant_id == id)
       keys_by_hash_.erase(it++);
@@ -198,14 +206,14 @@ std::vector<Tenant> Metering::ListTenants() const {
 }
 
 absl::TimeZone Metering::TenantZone(std::string_view tenant_id) const {
-  std::optional<Tenant> t = GetTenant(tenant_id);
-  absl::TimeZone tz = absl::UTCTimeZone();
-  if (t) absl::LoadTimeZone(t->timezone, &tz);
-  return tz;
+  absl::MutexLock lock(&mu_);
+  auto it = zones_.find(std::string(tenant_id));
+  return it == zones_.end() ? absl::UTCTimeZone() : it->second;
 }
 
 std::string Metering::LocalDate(std::string_view tenant_id, absl::Time t) const {
-  return absl::FormatTime("%Y-%m-%d", t, TenantZone(tenant_id));
+  absl::CivilDay day = absl::ToCivilDay(t, TenantZone(tenant_id));
+  return absl::FormatCivilTime(day);
 }
 
 Mode Metering::TenantMode(std::string_view tenant_id) const {

@@ -168,6 +168,8 @@ class Metering {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, ApiKey> keys_by_hash_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Tenant> tenants_ ABSL_GUARDED_BY(mu_);
+  // Each tenant's loaded time zone (every report needs its local date).
+  absl::flat_hash_map<std::string, absl::TimeZone> zones_ ABSL_GUARDED_BY(mu_);
   // Which tenant holds each live reservation, so one tenant cannot free another's, and
   // the model a policy changed the call to (a report without model_used records it).
   absl::flat_hash_map<std::string, HeldReservation> reservations_ ABSL_GUARDED_BY(mu_);

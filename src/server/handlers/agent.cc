@@ -109,16 +109,31 @@ json::object CheckJson(const CheckAnswer& a, json::storage_ptr sp) {
   return o;
 }
 
-awaitable<Response> Check(RequestContext& ctx, Metering* m) {
-  absl::StatusOr<Caller> caller = Authenticate(ctx, *m, kAgentRoles);
-  if (!caller.ok()) co_return ErrorResponse(caller.status());
+// An authenticated agent-API call: the caller (with the tenant it acts on: its own, or
+// the body's `tenant_id` for an admin) and the parsed body. The body is parsed only for
+// callers with a valid key and role.
+struct AgentRequest {
+  Caller caller;
+  json::object body;
+};
+
+absl::StatusOr<AgentRequest> ReadAgentRequest(const RequestContext& ctx, const Metering& m) {
+  absl::StatusOr<Caller> caller = Authenticate(ctx, m, kAgentRoles);
+  if (!caller.ok()) return caller.status();
   absl::StatusOr<json::object> body = BodyObject(ctx);
-  if (!body.ok()) co_return ErrorResponse(body.status());
+  if (!body.ok()) return body.status();
+  absl::StatusOr<std::string> tenant = IdOrEmpty(JsonReader(*body), "tenant_id");
+  if (!tenant.ok()) return tenant.status();
+  if (absl::Status s = ResolveTenant(ctx, m, *caller, true, *tenant); !s.ok()) return s;
+  return AgentRequest{*std::move(caller), *std::move(body)};
+}
+
+awaitable<Response> Check(RequestContext& ctx, Metering* m) {
+  absl::StatusOr<AgentRequest> request = ReadAgentRequest(ctx, *m);
+  if (!request.ok()) co_return ErrorResponse(request.status());
+  const Caller* caller = &request->caller;
+  const json::object* body = &request->body;
   JsonReader f(*body);
-  absl::StatusOr<std::string> tenant = IdOrEmpty(f, "tenant_id");
-  if (!tenant.ok()) co_return ErrorResponse(tenant.status());
-  if (absl::Status s = ResolveTenant(ctx, *m, *caller, true, *tenant); !s.ok())
-    co_return ErrorResponse(s);
   absl::StatusOr<CallContext> call = ReadCall(ctx, *caller, f, true);
   if (!call.ok()) co_return ErrorResponse(call.status());
   CheckRequest req;
@@ -152,15 +167,11 @@ awaitable<Response> Check(RequestContext& ctx, Metering* m) {
 }
 
 awaitable<Response> Report(RequestContext& ctx, Metering* m) {
-  absl::StatusOr<Caller> caller = Authenticate(ctx, *m, kAgentRoles);
-  if (!caller.ok()) co_return ErrorResponse(caller.status());
-  absl::StatusOr<json::object> body = BodyObject(ctx);
-  if (!body.ok()) co_return ErrorResponse(body.status());
+  absl::StatusOr<AgentRequest> request = ReadAgentRequest(ctx, *m);
+  if (!request.ok()) co_return ErrorResponse(request.status());
+  const Caller* caller = &request->caller;
+  const json::object* body = &request->body;
   JsonReader f(*body);
-  absl::StatusOr<std::string> tenant = IdOrEmpty(f, "tenant_id");
-  if (!tenant.ok()) co_return ErrorResponse(tenant.status());
-  if (absl::Status s = ResolveTenant(ctx, *m, *caller, true, *tenant); !s.ok())
-    co_return ErrorResponse(s);
   absl::StatusOr<CallContext> call = ReadCall(ctx, *caller, f, true);
   if (!call.ok()) co_return ErrorResponse(call.status());
   ReportRequest req;
@@ -220,15 +231,11 @@ awaitable<Response> Report(RequestContext& ctx, Metering* m) {
 }
 
 awaitable<Response> Release(RequestContext& ctx, Metering* m) {
-  absl::StatusOr<Caller> caller = Authenticate(ctx, *m, kAgentRoles);
-  if (!caller.ok()) co_return ErrorResponse(caller.status());
-  absl::StatusOr<json::object> body = BodyObject(ctx);
-  if (!body.ok()) co_return ErrorResponse(body.status());
+  absl::StatusOr<AgentRequest> request = ReadAgentRequest(ctx, *m);
+  if (!request.ok()) co_return ErrorResponse(request.status());
+  const Caller* caller = &request->caller;
+  const json::object* body = &request->body;
   JsonReader f(*body);
-  absl::StatusOr<std::string> tenant = IdOrEmpty(f, "tenant_id");
-  if (!tenant.ok()) co_return ErrorResponse(tenant.status());
-  if (absl::Status s = ResolveTenant(ctx, *m, *caller, true, *tenant); !s.ok())
-    co_return ErrorResponse(s);
   absl::StatusOr<std::string> id = f.RequiredNonEmptyString("reservation_id", 128);
   if (!id.ok()) co_return ErrorResponse(id.status());
   if (absl::Status s = m->Release(caller->tenant_id, *id); !s.ok()) co_return ErrorResponse(s);
