@@ -26,10 +26,14 @@ absl::StatusOr<T> Require(absl::StatusOr<std::optional<T>> v, F missing) {
 
 }  // namespace
 
-absl::StatusOr<json::value> ParseJson(std::string_view body, int max_depth) {
+absl::StatusOr<json::value> ParseJson(std::string_view body, int max_depth, json::storage_ptr sp) {
   json::parse_options options;
   options.max_depth = static_cast<std::size_t>(max_depth);
-  json::parser parser(json::storage_ptr(), options);
+  // The parser's working stack lives here for ordinary bodies; it allocates only for
+  // deeply nested ones.
+  unsigned char temp[4096];
+  json::parser parser(json::storage_ptr(), options, temp, sizeof temp);
+  parser.reset(std::move(sp));
   boost::system::error_code ec;
   std::size_t consumed = parser.write(body.data(), body.size(), ec);
   if (ec == json::error::too_deep) {
@@ -46,8 +50,9 @@ absl::StatusOr<json::value> ParseJson(std::string_view body, int max_depth) {
   return parser.release();
 }
 
-absl::StatusOr<json::object> ParseJsonObject(std::string_view body, int max_depth) {
-  absl::StatusOr<json::value> value = ParseJson(body, max_depth);
+absl::StatusOr<json::object> ParseJsonObject(std::string_view body, int max_depth,
+                                             json::storage_ptr sp) {
+  absl::StatusOr<json::value> value = ParseJson(body, max_depth, std::move(sp));
   if (!value.ok()) return value.status();
   if (!value->is_object()) return absl::InvalidArgumentError("request body must be a JSON object");
   return std::move(value->get_object());

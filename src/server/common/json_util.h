@@ -20,11 +20,14 @@ inline constexpr int kMaxJsonDepth = 32;
 // Parses a request body strictly: one JSON value, valid UTF-8, no comments or trailing
 // commas, at most `max_depth` levels. Errors are InvalidArgument ("JSON nested too deep
 // (more than 32 levels)", "malformed JSON at byte 17: ..."). Never throws.
-absl::StatusOr<boost::json::value> ParseJson(std::string_view body, int max_depth = kMaxJsonDepth);
+// The value is built in `sp` (the default resource when null), which must outlive it.
+absl::StatusOr<boost::json::value> ParseJson(std::string_view body, int max_depth = kMaxJsonDepth,
+                                             boost::json::storage_ptr sp = {});
 
 // ParseJson, and the value must be an object ("request body must be a JSON object").
 absl::StatusOr<boost::json::object> ParseJsonObject(std::string_view body,
-                                                    int max_depth = kMaxJsonDepth);
+                                                    int max_depth = kMaxJsonDepth,
+                                                    boost::json::storage_ptr sp = {});
 
 // Typed, strict reads of the fields of one JSON object, with errors that name the
 // field (InvalidArgument, e.g. "field 'input_tokens' must be a non-negative integer

@@ -120,7 +120,9 @@ struct AgentRequest {
 absl::StatusOr<AgentRequest> ReadAgentRequest(const RequestContext& ctx, const Metering& m) {
   absl::StatusOr<Caller> caller = Authenticate(ctx, m, kAgentRoles);
   if (!caller.ok()) return caller.status();
-  absl::StatusOr<json::object> body = BodyObject(ctx);
+  // One arena per request body: a few allocations instead of one per JSON node.
+  absl::StatusOr<json::object> body =
+      BodyObject(ctx, json::make_shared_resource<json::monotonic_resource>());
   if (!body.ok()) return body.status();
   absl::StatusOr<std::string> tenant = IdOrEmpty(JsonReader(*body), "tenant_id");
   if (!tenant.ok()) return tenant.status();

@@ -68,8 +68,8 @@ absl::StatusOr<Caller> Authorize(const RequestContext& ctx, const Metering& mete
   return caller;
 }
 
-absl::StatusOr<json::object> BodyObject(const RequestContext& ctx) {
-  return ParseJsonObject(ctx.req.body());
+absl::StatusOr<json::object> BodyObject(const RequestContext& ctx, json::storage_ptr sp) {
+  return ParseJsonObject(ctx.req.body(), kMaxJsonDepth, std::move(sp));
 }
 
 absl::StatusOr<std::string> IdOrEmpty(const JsonReader& r, std::string_view key) {

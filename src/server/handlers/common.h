@@ -44,8 +44,9 @@ absl::StatusOr<Caller> Authenticate(const RequestContext& ctx, const Metering& m
 absl::Status ResolveTenant(const RequestContext& ctx, const Metering& metering, Caller& caller,
                            bool tenant_required, std::string_view body_tenant);
 
-// Parses the request body as a JSON object (depth and size limited).
-absl::StatusOr<boost::json::object> BodyObject(const RequestContext& ctx);
+// Parses the request body as a JSON object (depth and size limited), built in `sp`.
+absl::StatusOr<boost::json::object> BodyObject(const RequestContext& ctx,
+                                               boost::json::storage_ptr sp = {});
 
 // An optional id field of a body: "" when absent.
 absl::StatusOr<std::string> IdOrEmpty(const JsonReader& r, std::string_view key);
