@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/api_client.h"
+#include "server/common/json_util.h"
 
 namespace tollgate::cli {
 namespace {
@@ -50,7 +51,7 @@ int Fail(const absl::Status& s) {
 std::string Str(const json::value& v) {
   if (v.is_string()) return std::string(v.as_string());
   if (v.is_null()) return "";
-  return json::serialize(v);
+  return server::SerializeJson(v);
 }
 
 // Prints rows as an aligned table.
@@ -223,7 +224,7 @@ void RegisterUsage(CLI::App& app) {
     auto r = CallApiJson(c->target, "GET", path);
     if (!r.ok()) std::exit(Fail(r.status()));
     if (*format == "json") {
-      std::cout << json::serialize(*r) << "\n";
+      std::cout << server::SerializeJson(*r) << "\n";
       return;
     }
     std::vector<std::string> header = {"date", "prompt_tokens", "completion_tokens", "total_tokens",

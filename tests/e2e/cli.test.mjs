@@ -21,6 +21,8 @@ test('keys, limits and usage from the command line', async (t) => {
   const secret = key.stdout.match(/key: +(\S+)/)[1];
   const st = await s.req('GET', '/api/agent/usage/status?user_id=x', { key: secret });
   assert.equal(st.status, 200);
+  const unnamed = cli(s, ['keys', 'create', '--role', 'client', '--tenant', 'acme']);
+  assert.equal(unnamed.status, 0, unnamed.stderr);
 
   const set = cli(s, ['limits', 'set', '--level', 'user', '--tenant', 'acme', '--subject', '*',
     '--metric', 'tokens', '--unit', 'day', '--limit', '5000']);
@@ -44,6 +46,9 @@ test('keys, limits and usage from the command line', async (t) => {
   const rows = csv.stdout.trim().split('\n');
   assert.equal(rows[0], 'date,prompt_tokens,completion_tokens,total_tokens,input_cost_usd,output_cost_usd,requests');
   assert.match(rows[1], /^\d{4}-\d\d-\d\d,11,22,33,/);
+  const table = cli(s, ['usage', '--tenant', 'acme', '--days', '1']);
+  assert.equal(table.status, 0, table.stderr);
+  assert.doesNotMatch(table.stdout, /\dE-?\d/, 'money reads as plain decimals');
   const json = JSON.parse(cli(s, ['usage', '--tenant', 'acme', '--format', 'json']).stdout);
   assert.equal(json.totals.total_tokens, 33);
 

@@ -1,6 +1,8 @@
 #include "server/common/json_util.h"
 
 #include <boost/json/parser.hpp>
+#include <boost/json/serialize.hpp>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -25,6 +27,59 @@ absl::StatusOr<T> Require(absl::StatusOr<std::optional<T>> v, F missing) {
 }
 
 }  // namespace
+
+namespace {
+
+void AppendJson(const json::value& v, std::string& out) {
+  switch (v.kind()) {
+    case json::kind::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const json::key_value_pair& kv : v.get_object()) {
+        if (!first) out.push_back(',');
+        first = false;
+        out += json::serialize(json::string_view(kv.key()));
+        out.push_back(':');
+        AppendJson(kv.value(), out);
+      }
+      out.push_back('}');
+      return;
+    }
+    case json::kind::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const json::value& e : v.get_array()) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJson(e, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case json::kind::double_: {
+      double d = v.get_double();
+      if (!std::isfinite(d)) {
+        out += "null";  // JSON has no NaN or infinity
+        return;
+      }
+      char buf[400];  // enough for any double in fixed notation
+      std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+      out.append(buf, r.ptr);
+      return;
+    }
+    default:
+      out += json::serialize(v);  // strings (escaped), integers, booleans, null
+  }
+}
+
+}  // namespace
+
+std::string SerializeJson(const json::value& value) {
+  std::string out;
+  out.reserve(256);
+  AppendJson(value, out);
+  return out;
+}
 
 absl::StatusOr<json::value> ParseJson(std::string_view body, int max_depth, json::storage_ptr sp) {
   json::parse_options options;

@@ -14,6 +14,11 @@
 
 namespace tollgate::server {
 
+// Serialises like boost::json::serialize, but writes doubles in plain decimal notation
+// ("0.0075", "250", never "7.5E-3"): money goes out as USD numbers that read as written.
+// Doubles are the shortest text that reads back as the same value.
+std::string SerializeJson(const boost::json::value& value);
+
 // Deepest nesting of arrays and objects accepted in a request body.
 inline constexpr int kMaxJsonDepth = 32;
 

@@ -1,5 +1,7 @@
 #include "server/common/json_util.h"
 
+#include <boost/json/parse.hpp>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -133,6 +135,19 @@ TEST(JsonReaderTest, NonEmptyStringLimits) {
   JsonReader r(o);
   EXPECT_EQ(Message(r.NonEmptyString("a").status()), "field 'a' must not be empty");
   EXPECT_EQ(Message(r.NonEmptyString("b", 3).status()), "field 'b' must be at most 3 bytes long");
+}
+
+}  // namespace
+}  // namespace tollgate::server
+
+namespace tollgate::server {
+namespace {
+
+TEST(SerializeJsonTest, WritesDoublesInPlainDecimal) {
+  boost::json::value v = boost::json::parse(R"({"a":0.0075,"b":[250.0,0.0,-1.5],"c":"x\"y","d":7,"e":null})");
+  EXPECT_EQ(SerializeJson(v), R"({"a":0.0075,"b":[250,0,-1.5],"c":"x\"y","d":7,"e":null})");
+  EXPECT_EQ(SerializeJson(boost::json::value(1e-9)), "0.000000001");
+  EXPECT_EQ(boost::json::parse(SerializeJson(boost::json::value(0.1))).as_double(), 0.1);
 }
 
 }  // namespace

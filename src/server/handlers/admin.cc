@@ -31,7 +31,9 @@ absl::Status AdminOnly(const RequestContext& ctx, const Metering& m) {
 
 // Applies the optional tenant fields of `f` to `t`.
 absl::Status ReadTenantFields(const JsonReader& f, Tenant& t) {
-  absl::StatusOr<std::optional<std::string>> name = f.NonEmptyString("name", 200);
+  absl::StatusOr<std::optional<std::string>> name = f.String("name");
+  if (name.ok() && name->has_value() && (*name)->size() > 200)
+    name = absl::InvalidArgumentError("field 'name' must be at most 200 bytes");
   if (!name.ok()) return name.status();
   if (name->has_value()) t.name = **name;
   absl::StatusOr<std::optional<std::string>> tz = f.NonEmptyString("timezone", 64);
@@ -124,7 +126,9 @@ awaitable<Response> CreateKey(RequestContext& ctx, Metering* m) {
   absl::StatusOr<std::string> user = IdOrEmpty(f, "user_id");
   if (!user.ok()) co_return ErrorResponse(user.status());
   k.user_id = *user;
-  absl::StatusOr<std::optional<std::string>> name = f.NonEmptyString("name", 200);
+  absl::StatusOr<std::optional<std::string>> name = f.String("name");
+  if (name.ok() && name->has_value() && (*name)->size() > 200)
+    name = absl::InvalidArgumentError("field 'name' must be at most 200 bytes");
   if (!name.ok()) co_return ErrorResponse(name.status());
   k.name = name->value_or("");
   absl::StatusOr<NewKey> created = m->CreateKey(k);

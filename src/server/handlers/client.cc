@@ -248,7 +248,7 @@ awaitable<Response> Export(RequestContext& ctx, Metering* m) {
       if (csv)
         chunk += EventCsvRow(e);
       else
-        absl::StrAppend(&chunk, json::serialize(ToJson(e)), "\n");
+        absl::StrAppend(&chunk, SerializeJson(ToJson(e)), "\n");
     }
     if (!co_await ctx.writer->WriteChunk(chunk)) co_return Streamed();
     if (page->next_cursor.empty()) break;

@@ -86,7 +86,7 @@ absl::Status NotPolicyOwned(const Limit& limit) {
 }
 
 Response Json(http::status status, const json::value& body) {
-  return JsonResponse(status, json::serialize(body));
+  return JsonResponse(status, SerializeJson(body));
 }
 
 absl::StatusOr<std::optional<int64_t>> QueryInt(const RequestContext& ctx, std::string_view name,
