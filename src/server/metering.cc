@@ -377,8 +377,9 @@ CheckAnswer Metering::Check(const CheckRequest& request) {
   if (!answer.result.reservation_id.empty()) {
     absl::Time now = clock_->Now();
     absl::MutexLock lock(&mu_);
-    // Forget ownership of reservations whose lease is long over (amortised: every 1024).
-    if (reservations_.size() % 1024 == 1023) {
+    // Forget reservations whose lease is over, once every 1024 new ones (amortised O(1)).
+    if (++reservations_since_sweep_ >= 1024) {
+      reservations_since_sweep_ = 0;
       for (auto it = reservations_.begin(); it != reservations_.end();) {
         if (it->second.expires_at < now)
           reservations_.erase(it++);

@@ -55,8 +55,6 @@ absl::StatusOr<CallContext> ReadCall(const RequestContext& ctx, const Caller& ca
   return call;
 }
 
-}  // namespace
-
 // Counts the input of a body that gives `text` or chat `messages` (with optional
 // `tools`) instead of input_tokens.
 absl::StatusOr<tokenizer::TokenCount> CountInput(const json::object& body, std::string_view model) {
@@ -82,8 +80,6 @@ absl::StatusOr<tokenizer::TokenCount> CountInput(const json::object& body, std::
         "'; send input_tokens instead"));
   return count;
 }
-
-namespace {
 
 json::object CheckJson(const CheckAnswer& a, json::storage_ptr sp) {
   const CheckResult& r = a.result;
