@@ -34,5 +34,12 @@ test: test-deps build unit-asan tokenizer-fuzz
 tokenizer-fuzz: test-deps
 	@tools/tokenizer-fuzz.sh
 
+# The benchmarks of bench/RESULTS.md, each against its peer in the same run (minutes;
+# not part of `make test`).
+bench: build
+	@tools/install-deps.sh bench
+	bench/check_report/run.sh 10 64
+	bench/tokenizer/run.sh
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
