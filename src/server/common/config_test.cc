@@ -25,7 +25,7 @@ TEST(ConfigTest, DefaultsWithoutFile) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->server.listen, "127.0.0.1:8080");
   EXPECT_EQ(config->server.max_body_bytes, 8 * 1024 * 1024);
-  EXPECT_EQ(config->server.threads, 1);
+  EXPECT_EQ(config->server.threads, 2);
   EXPECT_EQ(config->storage.backend, "sqlite");
   EXPECT_EQ(config->StorePath(), "./var/tollgate.db");
   EXPECT_EQ(config->enforcement.mode, Mode::kEnforce);
