@@ -311,24 +311,23 @@ awaitable<Response> PutPrice(RequestContext& ctx, Metering* m) {
 
 void AddAdminRoutes(Router& router, Metering* m) {
   using http::verb;
-  auto bind = [m](auto fn) { return [m, fn](RequestContext& c) { return fn(c, m); }; };
-  router.Add(verb::get, "/api/admin/tenants", bind(ListTenants));
-  router.Add(verb::post, "/api/admin/tenants", bind(CreateTenant));
-  router.Add(verb::get, "/api/admin/tenants/{id}", bind(GetTenant));
-  router.Add(verb::put, "/api/admin/tenants/{id}", bind(UpdateTenant));
-  router.Add(verb::delete_, "/api/admin/tenants/{id}", bind(DeleteTenant));
-  router.Add(verb::get, "/api/admin/keys", bind(ListKeys));
-  router.Add(verb::post, "/api/admin/keys", bind(CreateKey));
-  router.Add(verb::delete_, "/api/admin/keys/{id}", bind(DeleteKey));
-  router.Add(verb::get, "/api/admin/limits", bind(ListLimits));
-  router.Add(verb::post, "/api/admin/limits", bind(CreateLimit));
-  router.Add(verb::get, "/api/admin/limits/{id}", bind(GetLimit));
-  router.Add(verb::put, "/api/admin/limits/{id}", bind(PutLimit));
-  router.Add(verb::delete_, "/api/admin/limits/{id}", bind(DeleteLimit));
-  router.Add(verb::get, "/api/admin/usage/summary", bind(Summary));
-  router.Add(verb::get, "/api/admin/usage/events", bind(Events));
-  router.Add(verb::get, "/api/admin/prices", bind(ListPrices));
-  router.Add(verb::put, "/api/admin/prices/{provider}:{model}", bind(PutPrice));
+  router.Add(verb::get, "/api/admin/tenants", Bind(m, ListTenants));
+  router.Add(verb::post, "/api/admin/tenants", Bind(m, CreateTenant));
+  router.Add(verb::get, "/api/admin/tenants/{id}", Bind(m, GetTenant));
+  router.Add(verb::put, "/api/admin/tenants/{id}", Bind(m, UpdateTenant));
+  router.Add(verb::delete_, "/api/admin/tenants/{id}", Bind(m, DeleteTenant));
+  router.Add(verb::get, "/api/admin/keys", Bind(m, ListKeys));
+  router.Add(verb::post, "/api/admin/keys", Bind(m, CreateKey));
+  router.Add(verb::delete_, "/api/admin/keys/{id}", Bind(m, DeleteKey));
+  router.Add(verb::get, "/api/admin/limits", Bind(m, ListLimits));
+  router.Add(verb::post, "/api/admin/limits", Bind(m, CreateLimit));
+  router.Add(verb::get, "/api/admin/limits/{id}", Bind(m, GetLimit));
+  router.Add(verb::put, "/api/admin/limits/{id}", Bind(m, PutLimit));
+  router.Add(verb::delete_, "/api/admin/limits/{id}", Bind(m, DeleteLimit));
+  router.Add(verb::get, "/api/admin/usage/summary", Bind(m, Summary));
+  router.Add(verb::get, "/api/admin/usage/events", Bind(m, Events));
+  router.Add(verb::get, "/api/admin/prices", Bind(m, ListPrices));
+  router.Add(verb::put, "/api/admin/prices/{provider}:{model}", Bind(m, PutPrice));
   router.Add(verb::put, "/api/admin/prices/{name}", [m](RequestContext& c) -> awaitable<Response> {
     if (absl::Status s = AdminOnly(c, *m); !s.ok()) co_return ErrorResponse(s);
     co_return ErrorResponse(absl::InvalidArgumentError(

@@ -111,9 +111,11 @@ json::object CheckJson(const CheckAnswer& a, json::storage_ptr sp) {
 struct AgentRequest {
   Caller caller;
   json::object body;
+  CallContext call;  // who calls which model; filled when asked for
 };
 
-absl::StatusOr<AgentRequest> ReadAgentRequest(const RequestContext& ctx, const Metering& m) {
+absl::StatusOr<AgentRequest> ReadAgentRequest(const RequestContext& ctx, const Metering& m,
+                                              bool with_call = false) {
   absl::StatusOr<Caller> caller = Authenticate(ctx, m, kAgentRoles);
   if (!caller.ok()) return caller.status();
   // One arena per request body: a few allocations instead of one per JSON node.
@@ -123,19 +125,23 @@ absl::StatusOr<AgentRequest> ReadAgentRequest(const RequestContext& ctx, const M
   absl::StatusOr<std::string> tenant = IdOrEmpty(JsonReader(*body), "tenant_id");
   if (!tenant.ok()) return tenant.status();
   if (absl::Status s = ResolveTenant(ctx, m, *caller, true, *tenant); !s.ok()) return s;
-  return AgentRequest{*std::move(caller), *std::move(body)};
+  AgentRequest request{*std::move(caller), *std::move(body), {}};
+  if (with_call) {
+    absl::StatusOr<CallContext> call =
+        ReadCall(ctx, request.caller, JsonReader(request.body), /*need_model=*/true);
+    if (!call.ok()) return call.status();
+    request.call = *std::move(call);
+  }
+  return request;
 }
 
 awaitable<Response> Check(RequestContext& ctx, Metering* m) {
-  absl::StatusOr<AgentRequest> request = ReadAgentRequest(ctx, *m);
+  absl::StatusOr<AgentRequest> request = ReadAgentRequest(ctx, *m, /*with_call=*/true);
   if (!request.ok()) co_return ErrorResponse(request.status());
-  const Caller* caller = &request->caller;
   const json::object* body = &request->body;
   JsonReader f(*body);
-  absl::StatusOr<CallContext> call = ReadCall(ctx, *caller, f, true);
-  if (!call.ok()) co_return ErrorResponse(call.status());
   CheckRequest req;
-  req.ctx = *call;
+  req.ctx = request->call;
   absl::StatusOr<std::optional<int64_t>> input = f.NonNegativeInt("input_tokens");
   if (!input.ok()) co_return ErrorResponse(input.status());
   std::optional<tokenizer::TokenCount> counted;
@@ -165,15 +171,12 @@ awaitable<Response> Check(RequestContext& ctx, Metering* m) {
 }
 
 awaitable<Response> Report(RequestContext& ctx, Metering* m) {
-  absl::StatusOr<AgentRequest> request = ReadAgentRequest(ctx, *m);
+  absl::StatusOr<AgentRequest> request = ReadAgentRequest(ctx, *m, /*with_call=*/true);
   if (!request.ok()) co_return ErrorResponse(request.status());
-  const Caller* caller = &request->caller;
   const json::object* body = &request->body;
   JsonReader f(*body);
-  absl::StatusOr<CallContext> call = ReadCall(ctx, *caller, f, true);
-  if (!call.ok()) co_return ErrorResponse(call.status());
   ReportRequest req;
-  req.ctx = *call;
+  req.ctx = request->call;
   absl::StatusOr<std::string> idem = f.RequiredNonEmptyString("idempotency_key", 256);
   if (!idem.ok()) co_return ErrorResponse(idem.status());
   req.idempotency_key = *idem;

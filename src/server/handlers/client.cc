@@ -264,16 +264,15 @@ awaitable<Response> Export(RequestContext& ctx, Metering* m) {
 
 void AddClientRoutes(Router& router, Metering* m) {
   using http::verb;
-  auto bind = [m](auto fn) { return [m, fn](RequestContext& c) { return fn(c, m); }; };
-  router.Add(verb::get, "/api/client/usage/status", bind(Status));
-  router.Add(verb::get, "/api/client/usage/limits", bind(ListLimits));
-  router.Add(verb::post, "/api/client/usage/limits", bind(CreateLimit));
-  router.Add(verb::get, "/api/client/usage/limits/{id}", bind(GetLimit));
-  router.Add(verb::put, "/api/client/usage/limits/{id}", bind(PutLimit));
-  router.Add(verb::delete_, "/api/client/usage/limits/{id}", bind(DeleteLimit));
-  router.Add(verb::get, "/api/client/usage/history", bind(History));
-  router.Add(verb::get, "/api/client/usage/events", bind(Events));
-  router.Add(verb::get, "/api/client/usage/export", bind(Export));
+  router.Add(verb::get, "/api/client/usage/status", Bind(m, Status));
+  router.Add(verb::get, "/api/client/usage/limits", Bind(m, ListLimits));
+  router.Add(verb::post, "/api/client/usage/limits", Bind(m, CreateLimit));
+  router.Add(verb::get, "/api/client/usage/limits/{id}", Bind(m, GetLimit));
+  router.Add(verb::put, "/api/client/usage/limits/{id}", Bind(m, PutLimit));
+  router.Add(verb::delete_, "/api/client/usage/limits/{id}", Bind(m, DeleteLimit));
+  router.Add(verb::get, "/api/client/usage/history", Bind(m, History));
+  router.Add(verb::get, "/api/client/usage/events", Bind(m, Events));
+  router.Add(verb::get, "/api/client/usage/export", Bind(m, Export));
 }
 
 }  // namespace tollgate::server::handlers

@@ -55,6 +55,12 @@ absl::StatusOr<std::string> IdOrEmpty(const JsonReader& r, std::string_view key)
 // changed through the policy (docs/policies.md), never directly.
 absl::Status NotPolicyOwned(const Limit& limit);
 
+// A route handler from a function `awaitable<Response>(RequestContext&, Metering*)`.
+template <typename Fn>
+Handler Bind(Metering* m, Fn fn) {
+  return [m, fn](RequestContext& c) { return fn(c, m); };
+}
+
 // A JSON answer.
 Response Json(boost::beast::http::status status, const boost::json::value& body);
 inline Response Ok(const boost::json::value& body) {

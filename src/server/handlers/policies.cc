@@ -306,13 +306,12 @@ awaitable<Response> ClientPut(RequestContext& ctx, Metering* m) {
 
 void AddPolicyRoutes(Router& router, Metering* m) {
   using http::verb;
-  auto bind = [m](auto fn) { return [m, fn](RequestContext& c) { return fn(c, m); }; };
-  router.Add(verb::get, "/api/admin/models/policies", bind(AdminGet));
-  router.Add(verb::put, "/api/admin/models/policies", bind(AdminPut));
-  router.Add(verb::post, "/api/admin/models/policies/resolve", bind(AdminResolve));
-  router.Add(verb::get, "/api/admin/models/available", bind(AdminAvailable));
-  router.Add(verb::get, "/api/client/models/policies", bind(ClientGet));
-  router.Add(verb::put, "/api/client/models/policies", bind(ClientPut));
+  router.Add(verb::get, "/api/admin/models/policies", Bind(m, AdminGet));
+  router.Add(verb::put, "/api/admin/models/policies", Bind(m, AdminPut));
+  router.Add(verb::post, "/api/admin/models/policies/resolve", Bind(m, AdminResolve));
+  router.Add(verb::get, "/api/admin/models/available", Bind(m, AdminAvailable));
+  router.Add(verb::get, "/api/client/models/policies", Bind(m, ClientGet));
+  router.Add(verb::put, "/api/client/models/policies", Bind(m, ClientPut));
 }
 
 }  // namespace tollgate::server::handlers
