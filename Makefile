@@ -39,6 +39,7 @@ tokenizer-fuzz: test-deps
 bench: build
 	@tools/install-deps.sh bench
 	bench/check_report/run.sh 10 64
+	bench/gateway/run.sh 10 64
 	bench/tokenizer/run.sh
 
 clean:

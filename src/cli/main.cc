@@ -6,6 +6,7 @@
 #include "cli/serve.h"
 
 void RegisterCountCommand(CLI::App& app);
+void RegisterFakeProviderCommand(CLI::App& app);
 
 int main(int argc, char** argv) {
   CLI::App app{"tollgate: meters, limits and governs LLM token spend"};
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   tollgate::cli::RegisterServeCommands(app);
   tollgate::cli::RegisterAdminCommands(app);
   RegisterCountCommand(app);
+  RegisterFakeProviderCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

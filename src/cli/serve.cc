@@ -14,6 +14,7 @@
 
 #include "providers/prices.h"
 #include "server/common/config.h"
+#include "server/gateway.h"
 #include "server/handlers/routes.h"
 #include "server/http/server.h"
 #include "server/metering.h"
@@ -114,12 +115,25 @@ int Serve(const ServeArgs& args) {
               << "/admin.key): " << *generated << std::endl;
   }
 
+  absl::StatusOr<server::GatewayOptions> gateway_options = server::GatewayOptionsFromConfig(config);
+  if (!gateway_options.ok()) {
+    std::cerr << "tollgate: configuration: " << gateway_options.status().message() << "\n";
+    return 2;
+  }
+  for (const server::UpstreamConfig* up :
+       {&gateway_options->openai, &gateway_options->anthropic, &gateway_options->gemini}) {
+    if (up->api_key.empty())
+      spdlog::info("gateway: no API key for {} (calls go upstream without one)", up->name);
+  }
+  server::Gateway gateway(&metering, *std::move(gateway_options));
+
   server::Router router;
   server::handlers::AddOpsRoutes(router, &metering);
   server::handlers::AddAgentRoutes(router, &metering);
   server::handlers::AddClientRoutes(router, &metering);
   server::handlers::AddAdminRoutes(router, &metering);
   server::handlers::AddPolicyRoutes(router, &metering);
+  server::handlers::AddGatewayRoutes(router, &gateway);
   absl::StatusOr<std::unique_ptr<server::HttpServer>> http =
       server::HttpServer::Start(server::ServerOptionsFromConfig(config), &router);
   if (!http.ok()) {
@@ -149,6 +163,7 @@ int Serve(const ServeArgs& args) {
   spdlog::info("signal {}: stopping", sig);
   (*http)->Stop();
   (*http)->Wait();
+  gateway.Close();
   {
     std::lock_guard lock(mu);
     stopping = true;

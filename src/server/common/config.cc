@@ -129,6 +129,10 @@ void AddProvider(std::vector<KeySpec>& specs, const std::string& name,
       CheckEnvName));
   specs.push_back(Int<int>(prefix + "timeout_s", 1, 86400,
                            [=](Config& c) -> int& { return (c.*provider).timeout_s; }));
+  specs.push_back(Int<int>(prefix + "connect_timeout_s", 1, 3600,
+                           [=](Config& c) -> int& { return (c.*provider).connect_timeout_s; }));
+  specs.push_back(Str(prefix + "ca_file",
+                      [=](Config& c) -> std::string& { return (c.*provider).ca_file; }));
 }
 
 const std::vector<KeySpec>& Specs() {

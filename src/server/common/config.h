@@ -46,7 +46,9 @@ struct MeteringConfig {
 struct ProviderConfig {
   std::string base_url;
   std::string api_key_env;  // name of the environment variable holding the key
-  int timeout_s = 600;
+  int timeout_s = 600;          // longest wait for the answer's headers and each next piece
+  int connect_timeout_s = 10;   // DNS, TCP and TLS handshake
+  std::string ca_file;          // PEM bundle to verify the provider with; empty: the system store
 };
 
 // The whole configuration (see docs/configuration.md for every key).

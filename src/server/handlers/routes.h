@@ -3,6 +3,7 @@
 // The API routes. Each Add* registers one group on the router; handlers keep a pointer
 // to `metering`, which must outlive the router.
 
+#include "server/gateway.h"
 #include "server/http/router.h"
 #include "server/metering.h"
 
@@ -19,5 +20,8 @@ void AddAdminRoutes(Router& router, Metering* metering);
 void AddPolicyRoutes(Router& router, Metering* metering);
 // /healthz, /readyz, /metrics.
 void AddOpsRoutes(Router& router, Metering* metering);
+// The gateway: /v1/chat/completions, /v1/responses, /v1/embeddings, /v1/models,
+// /v1/messages(/count_tokens), /v1beta/models/{model}:(stream)generateContent.
+void AddGatewayRoutes(Router& router, Gateway* gateway);
 
 }  // namespace tollgate::server::handlers

@@ -1,0 +1,79 @@
+#pragma once
+
+// The gateway: drop-in OpenAI, Anthropic and Gemini endpoints (SPEC sections 1, 5, 7).
+// Every call is authenticated, counted with the tokenizer, checked against the model
+// policy and every matching limit (reserving input + max output tokens), rewritten to
+// the resolved model and caps, forwarded with the provider key from the configuration,
+// passed back as it arrives (streams chunk by chunk), metered from the provider's usage
+// and settled: success charges the real usage, an upstream error or timeout releases
+// the reservation, a client that leaves mid-stream is charged for what was generated and
+// the upstream request is cancelled.
+//
+// Thread safety: every method may be called concurrently from the server's handlers.
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "providers/wire.h"
+#include "server/common/config.h"
+#include "server/http/router.h"
+#include "server/metering.h"
+#include "upstream/client.h"
+
+namespace tollgate::server {
+
+// One provider as the gateway reaches it.
+struct UpstreamConfig {
+  std::string name;             // "openai" | "anthropic" | "gemini"
+  upstream::Origin origin;      // from providers.<name>.base_url
+  std::string api_key;          // replaces the caller's key; never logged or echoed
+  upstream::ClientOptions client;
+};
+
+struct GatewayOptions {
+  UpstreamConfig openai, anthropic, gemini;
+  // Largest non-streamed upstream answer read into memory (a larger one is a 502).
+  size_t max_response_bytes = 64 << 20;
+};
+
+// The [providers.*] sections: base URLs parsed, keys read from the environment
+// variables they name (a provider without a key is called without one). InvalidArgument
+// naming the key for a base URL that does not parse.
+absl::StatusOr<GatewayOptions> GatewayOptionsFromConfig(const Config& config);
+
+class Gateway {
+ public:
+  Gateway(Metering* metering, GatewayOptions options);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // A metered model call in `format` (chat completions, responses, embeddings, messages,
+  // generateContent / streamGenerateContent).
+  boost::asio::awaitable<Response> Call(RequestContext& ctx, providers::WireFormat format);
+
+  // GET /v1/models: the provider's list, less the models the caller's policy forbids.
+  boost::asio::awaitable<Response> Models(RequestContext& ctx);
+
+  // Closes the upstream connections. Call after the server has stopped and before its
+  // io_context goes away (the pooled connections live on it); no call may follow.
+  void Close();
+
+  // A call passed to the provider unmetered (Anthropic's count_tokens): authenticated,
+  // the key replaced, nothing reserved or charged.
+  boost::asio::awaitable<Response> Forward(RequestContext& ctx, providers::WireFormat format);
+
+ private:
+  struct Upstream;
+
+  Upstream& UpstreamFor(providers::WireFormat format);
+
+  Metering* const metering_;
+  const size_t max_response_bytes_;
+  std::unique_ptr<Upstream> openai_, anthropic_, gemini_;
+};
+
+}  // namespace tollgate::server
