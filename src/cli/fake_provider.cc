@@ -1,5 +1,7 @@
 // tollgate fake-provider: a fake OpenAI / Anthropic / Gemini endpoint for tests,
 // benchmarks and trying tollgate without provider keys (src/fakeprovider).
+#include "fakeprovider/fake_provider.h"
+
 #include <signal.h>
 
 #include <cstdint>
@@ -10,7 +12,6 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "fakeprovider/fake_provider.h"
 #include "server/common/config.h"
 #include "server/http/server.h"
 
@@ -65,8 +66,7 @@ int RunFakeProvider(const FakeProviderArgs& args) {
   }
   std::string host =
       listen->host.find(':') != std::string::npos ? "[" + listen->host + "]" : listen->host;
-  std::cout << "fake provider listening on http://" << host << ":" << (*http)->port()
-            << std::endl;
+  std::cout << "fake provider listening on http://" << host << ":" << (*http)->port() << std::endl;
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -92,8 +92,7 @@ void RegisterFakeProviderCommand(CLI::App& app) {
   cmd->add_option("--latency-ms", args->latency_ms, "wait before every response's headers")
       ->check(CLI::Range(int64_t{0}, tollgate::fakeprovider::kMaxDelayMs))
       ->capture_default_str();
-  cmd->add_option("--chunk-delay-ms", args->chunk_delay_ms,
-                  "wait before each streamed text chunk")
+  cmd->add_option("--chunk-delay-ms", args->chunk_delay_ms, "wait before each streamed text chunk")
       ->check(CLI::Range(int64_t{0}, tollgate::fakeprovider::kMaxDelayMs))
       ->capture_default_str();
   cmd->add_option("--input-tokens", args->input_tokens,

@@ -24,10 +24,12 @@ absl::StatusOr<int64_t> Number(std::string_view token, std::string_view value, i
                                int64_t hi) {
   int64_t n = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (value.empty() || value[0] < '0' || value[0] > '9' || ec != std::errc() || end != value.data() + value.size()) {
+  if (value.empty() || value[0] < '0' || value[0] > '9' || ec != std::errc() ||
+      end != value.data() + value.size()) {
     return Bad(token, "the value must be a non-negative integer");
   }
-  if (n < lo || n > hi) return Bad(token, absl::StrCat("the value must be in [", lo, ", ", hi, "]"));
+  if (n < lo || n > hi)
+    return Bad(token, absl::StrCat("the value must be in [", lo, ", ", hi, "]"));
   return n;
 }
 

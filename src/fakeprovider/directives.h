@@ -6,7 +6,7 @@
 //
 //   [fake status=429]                 answer that HTTP status with a provider error body
 //   [fake stall]                      accept and never answer
-//   [fake stall_after=2]              stream 2 text chunks, then hang
+//   [fake stall_after=2]              stream 2 text chunks, then hang (streams only)
 //   [fake delay_ms=300]               wait before the response headers
 //   [fake chunk_delay_ms=50]          wait before each streamed text chunk
 //   [fake input=120 output=30]        usage numbers (output = words of the reply;

@@ -34,9 +34,12 @@ std::string_view JsonType(Provider p) {
 // The request-id header each provider sends (the SDKs expose it on responses and errors).
 std::string_view RequestIdHeader(Provider p) {
   switch (p) {
-    case Provider::kOpenAi: return "x-request-id";
-    case Provider::kAnthropic: return "request-id";
-    case Provider::kGemini: return "";
+    case Provider::kOpenAi:
+      return "x-request-id";
+    case Provider::kAnthropic:
+      return "request-id";
+    case Provider::kGemini:
+      return "";
   }
   return "";
 }
@@ -61,8 +64,10 @@ std::string_view UnauthorizedMessage(Provider p) {
     case Provider::kOpenAi:
       return "Incorrect API key provided. You can find your API key at "
              "https://platform.openai.com/account/api-keys.";
-    case Provider::kAnthropic: return "invalid x-api-key";
-    case Provider::kGemini: return "API key not valid. Please pass a valid API key.";
+    case Provider::kAnthropic:
+      return "invalid x-api-key";
+    case Provider::kGemini:
+      return "API key not valid. Please pass a valid API key.";
   }
   return "";
 }
@@ -93,23 +98,35 @@ net::awaitable<bool> Wait(ResponseWriter* writer, net::steady_timer& timer, int6
 
 StreamBody BuildStream(Api api, const Reply& reply, const RequestInfo& info, bool sse) {
   switch (api) {
-    case Api::kChatCompletions: return ChatCompletionStream(reply, info.include_usage);
-    case Api::kResponses: return ResponsesStream(reply);
-    case Api::kMessages: return AnthropicMessageStream(reply);
-    case Api::kStreamGenerateContent: return GeminiStream(reply, sse);
-    default: return {};
+    case Api::kChatCompletions:
+      return ChatCompletionStream(reply, info.include_usage);
+    case Api::kResponses:
+      return ResponsesStream(reply);
+    case Api::kMessages:
+      return AnthropicMessageStream(reply);
+    case Api::kStreamGenerateContent:
+      return GeminiStream(reply, sse);
+    default:
+      return {};
   }
 }
 
 std::string BuildBody(Api api, const Reply& reply, const RequestInfo& info) {
   switch (api) {
-    case Api::kChatCompletions: return ChatCompletion(reply);
-    case Api::kResponses: return ResponsesBody(reply);
-    case Api::kEmbeddings: return Embeddings(reply, info);
-    case Api::kMessages: return AnthropicMessage(reply);
-    case Api::kCountTokens: return AnthropicCountTokens(reply);
-    case Api::kGenerateContent: return GeminiResponse(reply);
-    case Api::kStreamGenerateContent: return {};
+    case Api::kChatCompletions:
+      return ChatCompletion(reply);
+    case Api::kResponses:
+      return ResponsesBody(reply);
+    case Api::kEmbeddings:
+      return Embeddings(reply, info);
+    case Api::kMessages:
+      return AnthropicMessage(reply);
+    case Api::kCountTokens:
+      return AnthropicCountTokens(reply);
+    case Api::kGenerateContent:
+      return GeminiResponse(reply);
+    case Api::kStreamGenerateContent:
+      return {};
   }
   return {};
 }
@@ -118,8 +135,8 @@ std::string BuildBody(Api api, const Reply& reply, const RequestInfo& info) {
 
 FakeProvider::FakeProvider(FakeProviderOptions options)
     : options_(std::move(options)),
-      salt_(static_cast<uint32_t>(
-          std::chrono::steady_clock::now().time_since_epoch().count() * 2654435761u)) {}
+      salt_(static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count() *
+                                  2654435761u)) {}
 
 std::string FakeProvider::NextId() {
   uint64_t n = next_id_.fetch_add(1, std::memory_order_relaxed);
@@ -195,10 +212,9 @@ net::awaitable<Response> FakeProvider::Handle(Api api, RequestContext& ctx) {
   absl::StatusOr<RequestInfo> info = InspectRequest(api, *body, ctx.Param("model"));
   if (!info.ok()) co_return Error(provider, 400, std::string(info.status().message()), request_id);
   absl::StatusOr<Directives> directives = ParseDirectives(info->directive_text);
-  if (!directives.ok()) co_return Error(provider, 400, std::string(directives.status().message()),
-                                            request_id);
-  Reply reply =
-      MakeReply(*info, *directives, options_.defaults, std::move(id), std::time(nullptr));
+  if (!directives.ok())
+    co_return Error(provider, 400, std::string(directives.status().message()), request_id);
+  Reply reply = MakeReply(*info, *directives, options_.defaults, std::move(id), std::time(nullptr));
 
   // Waits are timers on the connection's executor, cut short when the client leaves.
   // The timer is shared with the callback: the server may run the callback after this
@@ -234,10 +250,12 @@ net::awaitable<Response> FakeProvider::Handle(Api api, RequestContext& ctx) {
   if (std::string_view h = RequestIdHeader(provider); !h.empty()) {
     headers.emplace_back(std::string(h), request_id);
   }
-  std::string_view content_type = !sse                         ? JsonType(provider)
-                                  : provider == Provider::kGemini ? "text/event-stream"
-                                                                  : "text/event-stream; charset=utf-8";
-  bool started = co_await ctx.writer->WriteHeader(http::status::ok, content_type, std::move(headers));
+  std::string_view content_type = !sse ? JsonType(provider)
+                                  : provider == Provider::kGemini
+                                      ? "text/event-stream"
+                                      : "text/event-stream; charset=utf-8";
+  bool started =
+      co_await ctx.writer->WriteHeader(http::status::ok, content_type, std::move(headers));
   if (!started) co_return server::Streamed();
   const size_t stall_at = reply.stall_after ? stream.StallIndex(*reply.stall_after)
                                             : std::numeric_limits<size_t>::max();

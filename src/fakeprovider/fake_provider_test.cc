@@ -51,8 +51,7 @@ class FakeProviderTest : public ::testing::Test {
            R"(,"messages":[{"role":"user","content":")" + std::string(text) + R"("}]})";
   }
 
-  std::optional<server::testing::TestResponse> Post(std::string_view target,
-                                                    std::string_view body,
+  std::optional<server::testing::TestResponse> Post(std::string_view target, std::string_view body,
                                                     std::string_view headers) {
     TestClient client(server_->port());
     if (!client.SendRequest("POST", target, body, headers)) return std::nullopt;

@@ -49,31 +49,51 @@ std::string OpenAiError(int status, std::string_view message) {
 
 std::string_view AnthropicErrorType(int status) {
   switch (status) {
-    case 401: return "authentication_error";
-    case 402: return "billing_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 413: return "request_too_large";
-    case 429: return "rate_limit_error";
-    case 504: return "timeout_error";
-    case 529: return "overloaded_error";
-    default: return status >= 500 ? "api_error" : "invalid_request_error";
+    case 401:
+      return "authentication_error";
+    case 402:
+      return "billing_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 504:
+      return "timeout_error";
+    case 529:
+      return "overloaded_error";
+    default:
+      return status >= 500 ? "api_error" : "invalid_request_error";
   }
 }
 
 std::string_view GeminiStatus(int status) {
   switch (status) {
-    case 400: return "INVALID_ARGUMENT";
-    case 401: return "UNAUTHENTICATED";
-    case 403: return "PERMISSION_DENIED";
-    case 404: return "NOT_FOUND";
-    case 409: return "ABORTED";
-    case 429: return "RESOURCE_EXHAUSTED";
-    case 499: return "CANCELLED";
-    case 501: return "NOT_IMPLEMENTED";
-    case 503: return "UNAVAILABLE";
-    case 504: return "DEADLINE_EXCEEDED";
-    default: return status >= 500 ? "INTERNAL" : "FAILED_PRECONDITION";
+    case 400:
+      return "INVALID_ARGUMENT";
+    case 401:
+      return "UNAUTHENTICATED";
+    case 403:
+      return "PERMISSION_DENIED";
+    case 404:
+      return "NOT_FOUND";
+    case 409:
+      return "ABORTED";
+    case 429:
+      return "RESOURCE_EXHAUSTED";
+    case 499:
+      return "CANCELLED";
+    case 501:
+      return "NOT_IMPLEMENTED";
+    case 503:
+      return "UNAVAILABLE";
+    case 504:
+      return "DEADLINE_EXCEEDED";
+    default:
+      return status >= 500 ? "INTERNAL" : "FAILED_PRECONDITION";
   }
 }
 
@@ -93,11 +113,21 @@ void AppendString(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         out += "\\u00";
         out.push_back(kHex[c >> 4]);
@@ -109,13 +139,12 @@ void AppendString(std::string& out, std::string_view s) {
 }
 
 void AppendChatUsage(std::string& out, const Usage& u) {
-  absl::StrAppend(&out, "{\"prompt_tokens\":", u.input, ",\"completion_tokens\":", u.output,
-                  ",\"total_tokens\":", u.total(),
-                  ",\"prompt_tokens_details\":{\"cached_tokens\":", u.cached,
-                  ",\"audio_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":",
-                  u.reasoning,
-                  ",\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
-                  "\"rejected_prediction_tokens\":0}}");
+  absl::StrAppend(
+      &out, "{\"prompt_tokens\":", u.input, ",\"completion_tokens\":", u.output,
+      ",\"total_tokens\":", u.total(), ",\"prompt_tokens_details\":{\"cached_tokens\":", u.cached,
+      ",\"audio_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":", u.reasoning,
+      ",\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
+      "\"rejected_prediction_tokens\":0}}");
 }
 
 std::string_view ChatFinishReason(const Reply& r) { return r.truncated ? "length" : "stop"; }
@@ -133,9 +162,10 @@ std::string ChatHead(const Reply& r, std::string_view object) {
 // is a JSON value text.
 std::string ChatChunkEvent(std::string_view head, std::string_view delta,
                            std::string_view finish_reason, bool usage_null) {
-  return absl::StrCat("data: ", AbslView(head), "\"choices\":[{\"index\":0,\"delta\":",
-                      AbslView(delta), ",\"logprobs\":null,\"finish_reason\":",
-                      AbslView(finish_reason), "}]", usage_null ? ",\"usage\":null" : "", "}\n\n");
+  return absl::StrCat("data: ", AbslView(head),
+                      "\"choices\":[{\"index\":0,\"delta\":", AbslView(delta),
+                      ",\"logprobs\":null,\"finish_reason\":", AbslView(finish_reason), "}]",
+                      usage_null ? ",\"usage\":null" : "", "}\n\n");
 }
 
 json::object ResponsesUsage(const Usage& u) {
@@ -172,32 +202,32 @@ json::object ResponseObject(const Reply& r, bool done) {
   if (done) output.push_back(MessageItem(r, true));
   json::value usage = nullptr;
   if (done && r.report_usage) usage = ResponsesUsage(r.usage);
-  return json::object{{"id", absl::StrCat("resp_", r.id)},
-                      {"object", "response"},
-                      {"created_at", r.created},
-                      {"status", JsonView(status)},
-                      {"background", false},
-                      {"error", nullptr},
-                      {"incomplete_details", std::move(incomplete)},
-                      {"instructions", nullptr},
-                      {"max_output_tokens", nullptr},
-                      {"model", r.model},
-                      {"output", std::move(output)},
-                      {"parallel_tool_calls", true},
-                      {"previous_response_id", nullptr},
-                      {"reasoning", json::object{{"effort", nullptr}, {"summary", nullptr}}},
-                      {"service_tier", "default"},
-                      {"store", true},
-                      {"temperature", 1.0},
-                      {"text", json::object{{"format", json::object{{"type", "text"}}},
-                                            {"verbosity", "medium"}}},
-                      {"tool_choice", "auto"},
-                      {"tools", json::array{}},
-                      {"top_p", 1.0},
-                      {"truncation", "disabled"},
-                      {"usage", std::move(usage)},
-                      {"user", nullptr},
-                      {"metadata", json::object{}}};
+  return json::object{
+      {"id", absl::StrCat("resp_", r.id)},
+      {"object", "response"},
+      {"created_at", r.created},
+      {"status", JsonView(status)},
+      {"background", false},
+      {"error", nullptr},
+      {"incomplete_details", std::move(incomplete)},
+      {"instructions", nullptr},
+      {"max_output_tokens", nullptr},
+      {"model", r.model},
+      {"output", std::move(output)},
+      {"parallel_tool_calls", true},
+      {"previous_response_id", nullptr},
+      {"reasoning", json::object{{"effort", nullptr}, {"summary", nullptr}}},
+      {"service_tier", "default"},
+      {"store", true},
+      {"temperature", 1.0},
+      {"text", json::object{{"format", json::object{{"type", "text"}}}, {"verbosity", "medium"}}},
+      {"tool_choice", "auto"},
+      {"tools", json::array{}},
+      {"top_p", 1.0},
+      {"truncation", "disabled"},
+      {"usage", std::move(usage)},
+      {"user", nullptr},
+      {"metadata", json::object{}}};
 }
 
 // Fixed float values in [-0.5, 0.5], exact in float32 and short in decimal.
@@ -211,14 +241,13 @@ std::string_view StopReason(const Reply& r) { return r.truncated ? "max_tokens" 
 
 // `output` is the output_tokens to report (1 in message_start, like the real API).
 json::object AnthropicUsage(const Usage& u, int64_t output) {
-  json::object usage{
-      {"input_tokens", u.input - u.cached - u.cache_write},
-      {"cache_creation_input_tokens", u.cache_write},
-      {"cache_read_input_tokens", u.cached},
-      {"cache_creation",
-       json::object{{"ephemeral_5m_input_tokens", u.cache_write}, {"ephemeral_1h_input_tokens", 0}}},
-      {"output_tokens", output},
-      {"service_tier", "standard"}};
+  json::object usage{{"input_tokens", u.input - u.cached - u.cache_write},
+                     {"cache_creation_input_tokens", u.cache_write},
+                     {"cache_read_input_tokens", u.cached},
+                     {"cache_creation", json::object{{"ephemeral_5m_input_tokens", u.cache_write},
+                                                     {"ephemeral_1h_input_tokens", 0}}},
+                     {"output_tokens", output},
+                     {"service_tier", "standard"}};
   if (u.reasoning > 0 && output == u.output) {
     usage["output_tokens_details"] = json::object{{"thinking_tokens", u.reasoning}};
   }
@@ -292,7 +321,8 @@ std::string ChatCompletion(const Reply& r) {
   out.reserve(out.size() + r.text.size() + 512);
   out += "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":";
   AppendString(out, r.text);
-  absl::StrAppend(&out, ",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"",
+  absl::StrAppend(&out,
+                  ",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"",
                   AbslView(ChatFinishReason(r)), "\"}]");
   if (r.report_usage) {
     out += ",\"usage\":";
@@ -370,7 +400,8 @@ StreamBody ResponsesStream(const Reply& r) {
   s.text_events = r.chunks.size();
   add("response.output_text.done", at(json::object{{"text", r.text}, {"logprobs", json::array{}}}));
   add("response.content_part.done", at(json::object{{"part", OutputText(r.text)}}));
-  add("response.output_item.done", json::object{{"output_index", 0}, {"item", MessageItem(r, true)}});
+  add("response.output_item.done",
+      json::object{{"output_index", 0}, {"item", MessageItem(r, true)}});
   add_response(r.truncated ? "response.incomplete" : "response.completed", true);
   return s;
 }
@@ -405,9 +436,8 @@ std::string Embeddings(const Reply& r, const RequestInfo& request) {
 }
 
 std::string ModelList() {
-  static constexpr std::string_view kModels[] = {"gpt-4o",        "gpt-4o-mini",
-                                                 "gpt-4.1",       "gpt-3.5-turbo",
-                                                 "text-embedding-3-small", "o3-mini"};
+  static constexpr std::string_view kModels[] = {
+      "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-3.5-turbo", "text-embedding-3-small", "o3-mini"};
   json::array data;
   for (std::string_view id : kModels) {
     data.push_back(json::object{{"id", JsonView(id)},
@@ -426,23 +456,23 @@ StreamBody AnthropicMessageStream(const Reply& r) {
   s.events.push_back(NamedEvent(
       "message_start",
       json::object{{"type", "message_start"}, {"message", AnthropicMessageObject(r, false)}}));
-  s.events.push_back(NamedEvent(
-      "content_block_start",
-      json::object{{"type", "content_block_start"},
-                   {"index", 0},
-                   {"content_block", json::object{{"type", "text"}, {"text", ""}}}}));
+  s.events.push_back(
+      NamedEvent("content_block_start",
+                 json::object{{"type", "content_block_start"},
+                              {"index", 0},
+                              {"content_block", json::object{{"type", "text"}, {"text", ""}}}}));
   s.events.push_back(NamedEvent("ping", json::object{{"type", "ping"}}));
   s.first_text = s.events.size();
   for (const std::string& piece : r.chunks) {
-    s.events.push_back(NamedEvent(
-        "content_block_delta",
-        json::object{{"type", "content_block_delta"},
-                     {"index", 0},
-                     {"delta", json::object{{"type", "text_delta"}, {"text", piece}}}}));
+    s.events.push_back(
+        NamedEvent("content_block_delta",
+                   json::object{{"type", "content_block_delta"},
+                                {"index", 0},
+                                {"delta", json::object{{"type", "text_delta"}, {"text", piece}}}}));
   }
   s.text_events = r.chunks.size();
-  s.events.push_back(NamedEvent("content_block_stop",
-                                json::object{{"type", "content_block_stop"}, {"index", 0}}));
+  s.events.push_back(
+      NamedEvent("content_block_stop", json::object{{"type", "content_block_stop"}, {"index", 0}}));
   json::object delta{{"type", "message_delta"},
                      {"delta", json::object{{"stop_reason", JsonView(StopReason(r))},
                                             {"stop_sequence", nullptr}}}};
@@ -484,8 +514,8 @@ StreamBody GeminiStream(const Reply& r, bool sse) {
     words_so_far = std::min<int64_t>(words_so_far + kWordsPerChunk, words);
     // Tokens so far in proportion to the words sent (the text is capped at
     // kMaxReplyWords words, the usage is not); exact at the end.
-    int64_t tokens = last ? visible : visible / words * words_so_far +
-                                          visible % words * words_so_far / words;
+    int64_t tokens =
+        last ? visible : visible / words * words_so_far + visible % words * words_so_far / words;
     std::string json = Dump(GeminiChunk(r, text, last, tokens));
     if (sse) {
       s.events.push_back(absl::StrCat("data: ", json, "\r\n\r\n"));

@@ -5,6 +5,7 @@
 // the real APIs (field names, event names and order), close enough for the official
 // SDKs to accept them.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>

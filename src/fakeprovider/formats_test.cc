@@ -241,8 +241,8 @@ TEST(EmbeddingsTest, FloatAndBase64AgreeAndCountInputs) {
   info.base64 = true;
   json::value b64 = Parse(Embeddings(r, info));
   std::string bytes;
-  ASSERT_TRUE(absl::Base64Unescape(
-      std::string(b64.at("data").at(1).at("embedding").as_string()), &bytes));
+  ASSERT_TRUE(
+      absl::Base64Unescape(std::string(b64.at("data").at(1).at("embedding").as_string()), &bytes));
   ASSERT_EQ(bytes.size(), 3 * sizeof(float));
   for (size_t i = 0; i < 3; ++i) {
     float f;
@@ -294,8 +294,8 @@ TEST(AnthropicTest, StreamFollowsTheRealEventOrder) {
     }
   }
   EXPECT_THAT(names, ElementsAre("message_start", "content_block_start", "ping",
-                                 "content_block_delta", "content_block_delta",
-                                 "content_block_stop", "message_delta", "message_stop"));
+                                 "content_block_delta", "content_block_delta", "content_block_stop",
+                                 "message_delta", "message_stop"));
   EXPECT_EQ(text, ReplyText(5));
   EXPECT_EQ(s.first_text, 3u);
 }

@@ -8,11 +8,11 @@ namespace tollgate::fakeprovider {
 namespace {
 
 constexpr std::string_view kWords[] = {
-    "lorem",      "ipsum",   "dolor",    "sit",     "amet",       "consectetur", "adipiscing",
-    "elit",       "sed",     "do",       "eiusmod", "tempor",     "incididunt",  "ut",
-    "labore",     "et",      "dolore",   "magna",   "aliqua",     "enim",        "ad",
-    "minim",      "veniam",  "quis",     "nostrud", "exercitation", "ullamco",   "laboris",
-    "nisi",       "aliquip", "ex",       "ea",      "commodo",    "consequat"};
+    "lorem",  "ipsum",   "dolor",  "sit",     "amet",         "consectetur", "adipiscing",
+    "elit",   "sed",     "do",     "eiusmod", "tempor",       "incididunt",  "ut",
+    "labore", "et",      "dolore", "magna",   "aliqua",       "enim",        "ad",
+    "minim",  "veniam",  "quis",   "nostrud", "exercitation", "ullamco",     "laboris",
+    "nisi",   "aliquip", "ex",     "ea",      "commodo",      "consequat"};
 constexpr size_t kWordCount = sizeof(kWords) / sizeof(kWords[0]);
 
 }  // namespace

@@ -44,8 +44,8 @@ inline constexpr int64_t kMaxReplyWords = 100'000;
 inline constexpr int64_t kWordsPerChunk = 4;
 
 struct Reply {
-  std::string model;   // echoes the request
-  std::string id;      // unique per reply; formats add their prefix ("chatcmpl-", "msg_")
+  std::string model;    // echoes the request
+  std::string id;       // unique per reply; formats add their prefix ("chatcmpl-", "msg_")
   int64_t created = 0;  // Unix seconds
   Usage usage;
   bool report_usage = true;  // false: [fake no_usage]

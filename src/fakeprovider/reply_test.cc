@@ -41,8 +41,8 @@ TEST(MakeReplyTest, EstimatesInputAndUsesDefaultOutput) {
 }
 
 TEST(MakeReplyTest, DirectivesOverrideDefaults) {
-  ReplyDefaults defaults{.input_tokens = 50, .output_tokens = 7, .latency_ms = 5,
-                         .chunk_delay_ms = 2};
+  ReplyDefaults defaults{
+      .input_tokens = 50, .output_tokens = 7, .latency_ms = 5, .chunk_delay_ms = 2};
   Reply from_defaults = MakeReply(Prompt(1000), {}, defaults, "a", 0);
   EXPECT_EQ(from_defaults.usage.input, 50);
   EXPECT_EQ(from_defaults.usage.output, 7);

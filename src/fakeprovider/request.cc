@@ -1,6 +1,9 @@
 #include "fakeprovider/request.h"
 
+#include <algorithm>
 #include <boost/json/value.hpp>
+#include <cstdint>
+#include <initializer_list>
 
 #include "absl/strings/str_cat.h"
 

@@ -13,7 +13,8 @@ using ::testing::HasSubstr;
 RequestInfo Inspect(Api api, std::string_view body, std::string_view model = {}) {
   absl::StatusOr<boost::json::object> o = server::ParseJsonObject(body);
   EXPECT_TRUE(o.ok()) << o.status();
-  absl::StatusOr<RequestInfo> info = InspectRequest(api, o.ok() ? *o : boost::json::object{}, model);
+  absl::StatusOr<RequestInfo> info =
+      InspectRequest(api, o.ok() ? *o : boost::json::object{}, model);
   EXPECT_TRUE(info.ok()) << info.status();
   return info.ok() ? *info : RequestInfo{};
 }

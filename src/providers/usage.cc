@@ -169,6 +169,11 @@ absl::StatusOr<Usage> Anthropic(const Node& n) {
   TG_RETURN_IF_ERROR(Add(partial, reads, absl::StrCat(n.path, ".input_tokens"), &u.input_tokens));
   u.cached_input_tokens = reads;
   u.cache_write_tokens = writes;
+  // Newer answers break the output down: output_tokens_details.thinking_tokens.
+  TG_RETURN_IF_ERROR(ChildCount(n, "output_tokens_details", "thinking_tokens", &u.reasoning_tokens));
+  TG_RETURN_IF_ERROR(NotMore(u.reasoning_tokens,
+                             absl::StrCat(n.path, ".output_tokens_details.thinking_tokens"),
+                             u.output_tokens, absl::StrCat(n.path, ".output_tokens")));
   TG_RETURN_IF_ERROR(Finish(n, "total_tokens", &u));
   return u;
 }
@@ -256,6 +261,15 @@ absl::StatusOr<UsageShape> Detect(const Node& n, std::string_view hint) {
   add(UsageShape::kGemini, Present(*n.object, kGeminiKeys));
   add(UsageShape::kTollgate, Present(*n.object, kTollgateKeys));
   std::vector<std::string_view> shared = Present(*n.object, kSharedKeys);
+  // Anthropic's output_tokens_details (thinking_tokens) is not the Responses API's
+  // (reasoning_tokens): the Anthropic hint or Anthropic's own keys decide.
+  if (const boost::json::value* d = n.object->if_contains("output_tokens_details");
+      d != nullptr && d->is_object() && d->as_object().contains("thinking_tokens") &&
+      !n.object->contains("input_tokens_details") &&
+      (hint == "anthropic" || !Present(*n.object, kAnthropicKeys).empty())) {
+    std::erase_if(found, [](const Found& f) { return f.shape == UsageShape::kOpenAiResponses; });
+    if (found.empty()) found.push_back(Found{UsageShape::kAnthropic, {"output_tokens_details"}});
+  }
   if (found.size() > 1) {
     return Bad(n.path, absl::StrCat("mixes the ", AbslView(ToString(found[0].shape)), " field ",
                                     AbslView(found[0].keys[0]), " with the ",

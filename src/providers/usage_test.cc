@@ -120,6 +120,24 @@ TEST(NormalizeUsageTest, AnthropicStreamDeltaWithHint) {
   EXPECT_EQ(shape, UsageShape::kAnthropic);
 }
 
+TEST(NormalizeUsageTest, AnthropicThinkingTokensAreReasoning) {
+  UsageShape shape;
+  Usage u = Expect(R"({"input_tokens": 40, "output_tokens": 300,
+    "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+    "output_tokens_details": {"thinking_tokens": 120}})",
+                   {}, &shape);
+  EXPECT_EQ(u, Make(40, 300, 0, 0, 120));
+  EXPECT_EQ(shape, UsageShape::kAnthropic);
+  // Without Anthropic's own keys the hint decides.
+  EXPECT_EQ(Expect(R"({"input_tokens": 5, "output_tokens": 9,
+    "output_tokens_details": {"thinking_tokens": 4}})", "anthropic", &shape),
+            Make(5, 9, 0, 0, 4));
+  EXPECT_EQ(shape, UsageShape::kAnthropic);
+  EXPECT_FALSE(NormalizeUsage(boost::json::parse(R"({"input_tokens": 5, "output_tokens": 3,
+    "cache_read_input_tokens": 0, "output_tokens_details": {"thinking_tokens": 4}})"))
+                   .ok());
+}
+
 TEST(NormalizeUsageTest, SharedKeysReadTheSameWithoutHint) {
   Usage u = Expect(R"({"input_tokens": 25, "output_tokens": 10})");
   EXPECT_EQ(u, Make(25, 10, 0, 0, 0));
