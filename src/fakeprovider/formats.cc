@@ -9,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "providers/wire.h"
 #include "server/common/json_util.h"
 
 namespace tollgate::fakeprovider {
@@ -26,76 +27,6 @@ std::string NamedEvent(std::string_view name, const json::value& v) {
 }
 
 // --- Errors -----------------------------------------------------------------------------
-
-std::string OpenAiError(int status, std::string_view message) {
-  std::string_view type = "invalid_request_error";
-  json::value code = nullptr;
-  if (status == 401) {
-    code = "invalid_api_key";
-  } else if (status == 429) {
-    type = "requests";
-    code = "rate_limit_exceeded";
-  } else if (status == 404) {
-    code = "not_found";
-  } else if (status >= 500) {
-    type = "server_error";
-  }
-  json::object error{{"message", JsonView(message)},
-                     {"type", JsonView(type)},
-                     {"param", nullptr},
-                     {"code", std::move(code)}};
-  return Dump(json::object{{"error", std::move(error)}});
-}
-
-std::string_view AnthropicErrorType(int status) {
-  switch (status) {
-    case 401:
-      return "authentication_error";
-    case 402:
-      return "billing_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "not_found_error";
-    case 413:
-      return "request_too_large";
-    case 429:
-      return "rate_limit_error";
-    case 504:
-      return "timeout_error";
-    case 529:
-      return "overloaded_error";
-    default:
-      return status >= 500 ? "api_error" : "invalid_request_error";
-  }
-}
-
-std::string_view GeminiStatus(int status) {
-  switch (status) {
-    case 400:
-      return "INVALID_ARGUMENT";
-    case 401:
-      return "UNAUTHENTICATED";
-    case 403:
-      return "PERMISSION_DENIED";
-    case 404:
-      return "NOT_FOUND";
-    case 409:
-      return "ABORTED";
-    case 429:
-      return "RESOURCE_EXHAUSTED";
-    case 499:
-      return "CANCELLED";
-    case 501:
-      return "NOT_IMPLEMENTED";
-    case 503:
-      return "UNAVAILABLE";
-    case 504:
-      return "DEADLINE_EXCEEDED";
-    default:
-      return status >= 500 ? "INTERNAL" : "FAILED_PRECONDITION";
-  }
-}
 
 // --- OpenAI -----------------------------------------------------------------------------
 
@@ -298,22 +229,16 @@ json::object GeminiChunk(const Reply& r, std::string_view text, bool last, int64
 }  // namespace
 
 std::string ErrorBody(Provider provider, int status, std::string_view message) {
-  switch (provider) {
-    case Provider::kOpenAi:
-      return OpenAiError(status, message);
-    case Provider::kAnthropic: {
-      json::object error{{"type", JsonView(AnthropicErrorType(status))},
-                         {"message", JsonView(message)}};
-      return Dump(json::object{{"type", "error"}, {"error", std::move(error)}});
-    }
-    case Provider::kGemini: {
-      json::object error{{"code", status},
-                         {"message", JsonView(message)},
-                         {"status", JsonView(GeminiStatus(status))}};
-      return Dump(json::object{{"error", std::move(error)}});
-    }
-  }
-  return {};
+  // The bodies the gateway writes too (providers/wire.h), with OpenAI's own codes.
+  std::string_view code = status == 401   ? "invalid_api_key"
+                          : status == 429 ? "rate_limit_exceeded"
+                          : status == 404 ? "not_found"
+                                          : "";
+  providers::WireFormat format = provider == Provider::kOpenAi ? providers::WireFormat::kOpenAiChat
+                                 : provider == Provider::kAnthropic
+                                     ? providers::WireFormat::kAnthropicMessages
+                                     : providers::WireFormat::kGeminiGenerate;
+  return providers::ErrorBody(format, static_cast<unsigned>(status), code, message);
 }
 
 std::string ChatCompletion(const Reply& r) {

@@ -37,9 +37,8 @@ struct StreamBody {
 //   OpenAI    {"error": {"message", "type", "param": null, "code"}}
 //   Anthropic {"type": "error", "error": {"type", "message"}}
 //   Gemini    {"error": {"code", "message", "status"}}
-// Types and codes follow the status as the real APIs do (401 invalid_api_key /
-// authentication_error / UNAUTHENTICATED, 429 rate_limit_exceeded / rate_limit_error /
-// RESOURCE_EXHAUSTED, 5xx server_error / api_error / INTERNAL, ...).
+// providers::ErrorBody's shapes (types and statuses follow the HTTP status), with
+// OpenAI's codes: 401 invalid_api_key, 429 rate_limit_exceeded, 404 not_found.
 std::string ErrorBody(Provider provider, int status, std::string_view message);
 
 // --- OpenAI -----------------------------------------------------------------------------

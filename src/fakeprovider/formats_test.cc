@@ -60,7 +60,7 @@ const json::value& At(const json::value& v, std::initializer_list<std::string_vi
 TEST(ErrorBodyTest, FollowsEachProvidersShape) {
   json::value openai = Parse(ErrorBody(Provider::kOpenAi, 401, "bad key"));
   EXPECT_EQ(At(openai, {"error", "message"}), "bad key");
-  EXPECT_EQ(At(openai, {"error", "type"}), "invalid_request_error");
+  EXPECT_EQ(At(openai, {"error", "type"}), "authentication_error");
   EXPECT_EQ(At(openai, {"error", "code"}), "invalid_api_key");
   EXPECT_TRUE(At(openai, {"error", "param"}).is_null());
   EXPECT_EQ(At(Parse(ErrorBody(Provider::kOpenAi, 429, "m")), {"error", "code"}),
