@@ -189,7 +189,7 @@ struct SqliteOptions {
   int apply_batch = 8192;  // entries per apply transaction, >= 1
   // How long the applier lets a partial batch wait for more entries (a read that needs
   // them cuts the wait short).
-  absl::Duration apply_delay = absl::Milliseconds(20);
+  absl::Duration apply_delay = absl::Milliseconds(200);
   // Journal size after which the writer starts a new file; a file is deleted once
   // every entry in it is applied.
   int64_t journal_rotate_bytes = int64_t{32} << 20;

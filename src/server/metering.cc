@@ -1,5 +1,6 @@
 #include "server/metering.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -377,8 +378,10 @@ CheckAnswer Metering::Check(const CheckRequest& request) {
   if (!answer.result.reservation_id.empty()) {
     absl::Time now = clock_->Now();
     absl::MutexLock lock(&mu_);
-    // Forget reservations whose lease is over, once every 1024 new ones (amortised O(1)).
-    if (++reservations_since_sweep_ >= 1024) {
+    // Forget reservations whose lease is over, once the number of new ones reaches the
+    // number held (at least 1024): each sweep visits every entry, so amortised O(1) per
+    // reservation however many are held.
+    if (++reservations_since_sweep_ >= std::max<size_t>(1024, reservations_.size())) {
       reservations_since_sweep_ = 0;
       for (auto it = reservations_.begin(); it != reservations_.end();) {
         if (it->second.expires_at < now)
@@ -439,12 +442,12 @@ void Metering::Report(ReportRequest request,
   e.user_id = request.ctx.user_id;
   e.agent = request.ctx.agent;
   e.key_id = request.ctx.key_id;
-  e.request_id = request.request_id;
-  e.idempotency_key = request.idempotency_key;
+  e.request_id = std::move(request.request_id);
+  e.idempotency_key = std::move(request.idempotency_key);
   e.provider = request.ctx.provider;
   e.model = request.ctx.model;
   e.model_used = request.model_used.empty() ? request.ctx.model : request.model_used;
-  e.endpoint = request.endpoint;
+  e.endpoint = std::move(request.endpoint);
   e.usage = request.usage;
   if (std::optional<Cost> cost = prices_->CostFor(provider_used, e.model_used, e.usage))
     e.cost = *cost;
@@ -467,7 +470,7 @@ void Metering::Report(ReportRequest request,
   entry.event = e;
   entry.date = LocalDate(e.tenant_id, e.ts);
   entry.counters = deltas;
-  store_->Append(std::move(entry), [this, e, deltas,
+  store_->Append(std::move(entry), [this, e = std::move(e), deltas = std::move(deltas),
                                     done = std::move(done)](absl::Status status) mutable {
     if (!status.ok()) {
       // Not recorded: take the charge back out of the counters.

@@ -173,7 +173,7 @@ class Metering {
   // Which tenant holds each live reservation, so one tenant cannot free another's, and
   // the model a policy changed the call to (a report without model_used records it).
   absl::flat_hash_map<std::string, HeldReservation> reservations_ ABSL_GUARDED_BY(mu_);
-  int reservations_since_sweep_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t reservations_since_sweep_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<PolicyService> policies_;
 };
 

@@ -48,7 +48,7 @@ struct ProviderConfig {
   std::string api_key_env;  // name of the environment variable holding the key
   int timeout_s = 600;          // longest wait for the answer's headers and each next piece
   int connect_timeout_s = 10;   // DNS, TCP and TLS handshake
-  std::string ca_file;          // PEM bundle to verify the provider with; empty: the system store
+  std::string ca_file{};        // PEM bundle to verify the provider with; empty: the system store
 };
 
 // The whole configuration (see docs/configuration.md for every key).
@@ -57,9 +57,11 @@ struct Config {
   StorageConfig storage;
   EnforcementConfig enforcement;
   MeteringConfig metering;
-  ProviderConfig openai{"https://api.openai.com/v1", "OPENAI_API_KEY"};
-  ProviderConfig anthropic{"https://api.anthropic.com", "ANTHROPIC_API_KEY"};
-  ProviderConfig gemini{"https://generativelanguage.googleapis.com", "GEMINI_API_KEY"};
+  ProviderConfig openai{.base_url = "https://api.openai.com/v1", .api_key_env = "OPENAI_API_KEY"};
+  ProviderConfig anthropic{.base_url = "https://api.anthropic.com",
+                           .api_key_env = "ANTHROPIC_API_KEY"};
+  ProviderConfig gemini{.base_url = "https://generativelanguage.googleapis.com",
+                        .api_key_env = "GEMINI_API_KEY"};
 
   // storage.path, or <server.data_dir>/tollgate.db when it is empty.
   std::string StorePath() const;

@@ -30,6 +30,21 @@ absl::StatusOr<T> Require(absl::StatusOr<std::optional<T>> v, F missing) {
 
 namespace {
 
+// Appends `s` as a JSON string. Strings with nothing to escape (nearly all: ids, model
+// names) are copied as they are; the rest go through Boost.JSON, so the output is
+// byte for byte what json::serialize writes.
+void AppendJsonString(json::string_view s, std::string& out) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == '"' || c == '\\') {
+      out += json::serialize(s);
+      return;
+    }
+  }
+  out.push_back('"');
+  out.append(s.data(), s.size());
+  out.push_back('"');
+}
+
 void AppendJson(const json::value& v, std::string& out) {
   switch (v.kind()) {
     case json::kind::object: {
@@ -38,7 +53,7 @@ void AppendJson(const json::value& v, std::string& out) {
       for (const json::key_value_pair& kv : v.get_object()) {
         if (!first) out.push_back(',');
         first = false;
-        out += json::serialize(json::string_view(kv.key()));
+        AppendJsonString(kv.key(), out);
         out.push_back(':');
         AppendJson(kv.value(), out);
       }
@@ -67,8 +82,27 @@ void AppendJson(const json::value& v, std::string& out) {
       out.append(buf, r.ptr);
       return;
     }
-    default:
-      out += json::serialize(v);  // strings (escaped), integers, booleans, null
+    case json::kind::string:
+      AppendJsonString(v.get_string(), out);
+      return;
+    case json::kind::int64: {
+      char buf[24];
+      std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, v.get_int64());
+      out.append(buf, r.ptr);
+      return;
+    }
+    case json::kind::uint64: {
+      char buf[24];
+      std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
+      out.append(buf, r.ptr);
+      return;
+    }
+    case json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return;
+    case json::kind::null:
+      out += "null";
+      return;
   }
 }
 

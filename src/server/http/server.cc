@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -28,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -57,6 +59,33 @@ class Session;
 
 bool IsHttpParseError(const beast::error_code& ec) {
   return &ec.category() == &http::make_error_code(http::error::bad_version).category();
+}
+
+// Appends the status line and header fields of `res` to *out exactly as Beast's
+// serializer writes them, so a buffered answer goes out as two buffers (head, body)
+// without the serializer's per-field buffer sequence.
+void AppendHead(const Response& res, std::string* out) {
+  const unsigned version = res.version();
+  const unsigned code = res.result_int();
+  const char line[13] = {'H', 'T', 'T', 'P', '/',
+                         static_cast<char>('0' + version / 10), '.',
+                         static_cast<char>('0' + version % 10), ' ',
+                         static_cast<char>('0' + code / 100),
+                         static_cast<char>('0' + (code / 10) % 10),
+                         static_cast<char>('0' + code % 10), ' '};
+  out->append(line, sizeof line);
+  beast::string_view reason = res.reason();
+  out->append(reason.data(), reason.size());
+  out->append("\r\n");
+  for (const auto& field : res) {
+    beast::string_view name = field.name_string();
+    beast::string_view value = field.value();
+    out->append(name.data(), name.size());
+    out->append(": ");
+    out->append(value.data(), value.size());
+    out->append("\r\n");
+  }
+  out->append("\r\n");
 }
 
 std::string FormatEndpoint(const tcp::endpoint& ep) {
@@ -153,6 +182,9 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   net::awaitable<bool> ReadRequest(std::optional<http::request_parser<http::string_body>>& p);
   // Runs the handler and writes its answer. False ends the connection.
   net::awaitable<bool> Respond(Request& req);
+  // Answers (when it should) a request that could not be read: `in_body` when the
+  // header was read whole. The connection ends after it.
+  net::awaitable<void> ReadFailed(beast::error_code ec, bool in_body, unsigned version);
   // Answers an unreadable request and lingers so the client sees the answer.
   net::awaitable<void> Reject(http::status status, std::string_view code, std::string_view message,
                               unsigned version);
@@ -164,6 +196,7 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   HttpServer::State* const state_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
+  std::string head_;  // the head of the answer being written, reused
   std::string remote_addr_;
   bool idle_ = false;
   bool stopping_ = false;
@@ -212,31 +245,24 @@ net::awaitable<bool> Session::ReadRequest(
   parser->header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
   parser->body_limit(opt.max_body_bytes);
   stream_.expires_after(opt.read_timeout);
+  // Fast path: what is buffered (usually the whole request) is parsed here, body too,
+  // instead of through the asynchronous read operations, each of which costs a round
+  // trip through the scheduler even when it needs no I/O. They take over from where
+  // this stops when more bytes are needed.
+  beast::error_code ec;
   {
-    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, *parser, kNoThrow);
-    if (ec == http::error::header_limit) {
-      state_->headers_too_large.fetch_add(1, std::memory_order_relaxed);
-      co_await Reject(http::status::request_header_fields_too_large, "headers_too_large",
-                      "request headers are too large", 11);
-      co_return false;
-    }
-    if (ec == http::error::body_limit) {  // Content-Length over the limit
-      state_->too_large.fetch_add(1, std::memory_order_relaxed);
-      co_await Reject(http::status::payload_too_large, "body_too_large",
-                      absl::StrCat("request body is larger than ", opt.max_body_bytes, " bytes"),
-                      parser->get().version());
-      co_return false;
-    }
-    if (ec == beast::error::timeout) {
-      state_->timeouts.fetch_add(1, std::memory_order_relaxed);
-      co_return false;
-    }
-    if (ec && IsHttpParseError(ec) && ec != http::error::end_of_stream &&
-        ec != http::error::partial_message) {
-      co_await Reject(http::status::bad_request, "malformed_request", "malformed HTTP request", 11);
-      co_return false;
-    }
-    if (ec) co_return false;
+    parser->eager(true);
+    const size_t used = parser->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == http::error::need_more) ec = {};
+  }
+  if (!ec && !parser->is_header_done()) {
+    std::tie(ec, std::ignore) =
+        co_await http::async_read_header(stream_, buffer_, *parser, kNoThrow);
+  }
+  if (ec) {
+    co_await ReadFailed(ec, parser->is_header_done(), parser->get().version());
+    co_return false;
   }
   const auto& head = parser->get();
   boost::optional<std::uint64_t> length = parser->content_length();
@@ -252,31 +278,42 @@ net::awaitable<bool> Session::ReadRequest(
     if (beast::iequals(expect, "100-continue")) {
       http::response<http::empty_body> cont{http::status::continue_, head.version()};
       stream_.expires_after(opt.write_timeout);
-      auto [ec, n] = co_await http::async_write(stream_, cont, kNoThrow);
-      if (ec) co_return false;
+      auto [wec, n] = co_await http::async_write(stream_, cont, kNoThrow);
+      if (wec) co_return false;
       stream_.expires_after(opt.read_timeout);
     }
-    auto [ec, n] = co_await http::async_read(stream_, buffer_, *parser, kNoThrow);
-    if (ec == http::error::body_limit) {
-      state_->too_large.fetch_add(1, std::memory_order_relaxed);
-      co_await Reject(http::status::payload_too_large, "body_too_large",
-                      absl::StrCat("request body is larger than ", opt.max_body_bytes, " bytes"),
-                      head.version());
+    std::tie(ec, std::ignore) = co_await http::async_read(stream_, buffer_, *parser, kNoThrow);
+    if (ec) {
+      co_await ReadFailed(ec, /*in_body=*/true, head.version());
       co_return false;
     }
-    if (ec == beast::error::timeout) {
-      state_->timeouts.fetch_add(1, std::memory_order_relaxed);
-      co_return false;
-    }
-    if (ec && IsHttpParseError(ec) && ec != http::error::end_of_stream &&
-        ec != http::error::partial_message) {
-      co_await Reject(http::status::bad_request, "malformed_request", "malformed request body",
-                      head.version());
-      co_return false;
-    }
-    if (ec) co_return false;
   }
   co_return true;
+}
+
+net::awaitable<void> Session::ReadFailed(beast::error_code ec, bool in_body, unsigned version) {
+  const ServerOptions& opt = state_->options;
+  if (ec == http::error::header_limit) {
+    state_->headers_too_large.fetch_add(1, std::memory_order_relaxed);
+    co_await Reject(http::status::request_header_fields_too_large, "headers_too_large",
+                    "request headers are too large", 11);
+  } else if (ec == http::error::body_limit) {  // Content-Length or body over the limit
+    state_->too_large.fetch_add(1, std::memory_order_relaxed);
+    co_await Reject(http::status::payload_too_large, "body_too_large",
+                    absl::StrCat("request body is larger than ", opt.max_body_bytes, " bytes"),
+                    version);
+  } else if (ec == beast::error::timeout) {
+    state_->timeouts.fetch_add(1, std::memory_order_relaxed);
+  } else if (IsHttpParseError(ec) && ec != http::error::end_of_stream &&
+             ec != http::error::partial_message) {
+    if (in_body) {
+      co_await Reject(http::status::bad_request, "malformed_request", "malformed request body",
+                      version);
+    } else {
+      co_await Reject(http::status::bad_request, "malformed_request", "malformed HTTP request",
+                      11);
+    }
+  }
 }
 
 net::awaitable<void> Session::Reject(http::status status, std::string_view code,
@@ -341,8 +378,13 @@ net::awaitable<bool> Session::Respond(Request& req) {
     res.version(req.version());
     res.keep_alive(keep_alive);
     res.prepare_payload();
+    head_.clear();
+    AppendHead(res, &head_);
+    const std::array<net::const_buffer, 2> buffers = {
+        net::const_buffer(head_.data(), head_.size()),
+        net::const_buffer(res.body().data(), res.body().size())};
     stream_.expires_after(state_->options.write_timeout);
-    auto [ec, n] = co_await http::async_write(stream_, res, kNoThrow);
+    auto [ec, n] = co_await net::async_write(stream_, buffers, kNoThrow);
     if (!Wrote(ec)) keep_alive = false;
   }
   on_gone_ = nullptr;

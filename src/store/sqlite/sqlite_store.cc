@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 #include <variant>
 
@@ -40,6 +41,23 @@ constexpr std::string_view kUpsertDaily =
     "output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, "
     "input_cost, output_cost, requests) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+    "ON CONFLICT (date, tenant_id, user_id, agent, provider, model) DO UPDATE SET "
+    "input_tokens = input_tokens + excluded.input_tokens, "
+    "output_tokens = output_tokens + excluded.output_tokens, "
+    "cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens, "
+    "cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, "
+    "reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, "
+    "total_tokens = total_tokens + excluded.total_tokens, "
+    "input_cost = input_cost + excluded.input_cost, "
+    "output_cost = output_cost + excluded.output_cost, "
+    "requests = requests + excluded.requests";
+
+// kUpsertDaily for several events at once: the request count is a parameter.
+constexpr std::string_view kUpsertDailyN =
+    "INSERT INTO daily (date, tenant_id, user_id, agent, provider, model, input_tokens, "
+    "output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, "
+    "input_cost, output_cost, requests) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (date, tenant_id, user_id, agent, provider, model) DO UPDATE SET "
     "input_tokens = input_tokens + excluded.input_tokens, "
     "output_tokens = output_tokens + excluded.output_tokens, "
@@ -257,6 +275,7 @@ absl::Status SqliteStore::Init() {
              {&ws_.insert_event, kInsertEvent},
              {&ws_.upsert_counter, kUpsertCounter},
              {&ws_.upsert_daily, kUpsertDaily},
+             {&ws_.upsert_daily_n, kUpsertDailyN},
              {&set_applied_, "UPDATE ledger_state SET applied_seq = ? WHERE id = 1"}}) {
       if (absl::Status s = prepare(*stmt, sql); !s.ok()) return s;
     }
@@ -731,16 +750,7 @@ void SqliteStore::WriteBatch(std::vector<Pending>& batch) {
 
 absl::Status SqliteStore::ApplyEntry(const LedgerEntry& entry) {
   const UsageEvent& e = entry.event;
-  ws_.insert_event.Bind(e.event_id, ToNanos(e.ts), e.tenant_id, e.user_id, e.agent, e.key_id,
-                        e.request_id, e.idempotency_key, e.provider, e.model, e.model_used,
-                        e.endpoint, e.usage.input_tokens, e.usage.output_tokens,
-                        e.usage.cached_input_tokens, e.usage.cache_write_tokens,
-                        e.usage.reasoning_tokens, e.usage.total_tokens, e.cost.input, e.cost.output,
-                        e.latency_ms, ToString(e.status), ToString(e.decision), e.estimated);
-  if (absl::Status s = ws_.insert_event.Run(); !s.ok()) return s;
-  if (sqlite3_changes(writer_.get()) == 0) {
-    return absl::AlreadyExistsError("idempotency key already recorded");
-  }
+  if (absl::Status s = InsertEvent(e); !s.ok()) return s;
   for (const CounterDelta& c : entry.counters) {
     ws_.upsert_counter.Bind(c.limit_id, c.subject, c.window_start, c.amount, ToNanos(c.expires_at));
     if (absl::Status s = ws_.upsert_counter.Run(); !s.ok()) return s;
@@ -751,6 +761,20 @@ absl::Status SqliteStore::ApplyEntry(const LedgerEntry& entry) {
                         e.usage.reasoning_tokens, e.usage.total_tokens, e.cost.input,
                         e.cost.output);
   return ws_.upsert_daily.Run();
+}
+
+absl::Status SqliteStore::InsertEvent(const UsageEvent& e) {
+  ws_.insert_event.Bind(e.event_id, ToNanos(e.ts), e.tenant_id, e.user_id, e.agent, e.key_id,
+                        e.request_id, e.idempotency_key, e.provider, e.model, e.model_used,
+                        e.endpoint, e.usage.input_tokens, e.usage.output_tokens,
+                        e.usage.cached_input_tokens, e.usage.cache_write_tokens,
+                        e.usage.reasoning_tokens, e.usage.total_tokens, e.cost.input, e.cost.output,
+                        e.latency_ms, ToString(e.status), ToString(e.decision), e.estimated);
+  if (absl::Status s = ws_.insert_event.Run(); !s.ok()) return s;
+  if (sqlite3_changes(writer_.get()) == 0) {
+    return absl::AlreadyExistsError("idempotency key already recorded");
+  }
+  return absl::OkStatus();
 }
 
 // --- Ledger: journal and applier.
@@ -952,14 +976,70 @@ void SqliteStore::ApplierLoop() {
 
 absl::Status SqliteStore::ApplyJournaled(const std::vector<const Journaled*>& entries) {
   if (entries.empty()) return absl::OkStatus();
+  // The counter and daily rows of the whole batch are summed in memory first: one upsert
+  // per row touched instead of one per event and row (many events of a batch share a
+  // tenant's counters and a user's daily row). Sums commute, so the rows end up as
+  // applying the entries one by one would leave them.
+  struct CounterSum {
+    int64_t amount = 0;
+    absl::Time expires_at = absl::InfinitePast();
+  };
+  struct DailySum {
+    Usage usage;
+    Cost cost;
+    int64_t requests = 0;
+  };
+  using CounterKey = std::tuple<std::string_view, std::string_view, int64_t>;
+  // date, tenant, user, agent, provider, model
+  using DailyKey = std::tuple<std::string, std::string_view, std::string_view, std::string_view,
+                              std::string_view, std::string_view>;
+  absl::flat_hash_map<CounterKey, CounterSum> counters;
+  absl::flat_hash_map<DailyKey, DailySum> daily;
   absl::MutexLock lock(&write_mu_);
   absl::Status s = ws_.begin.Run();
   for (size_t i = 0; s.ok() && i < entries.size(); ++i) {
-    s = ApplyEntry(entries[i]->entry);
+    const LedgerEntry& entry = entries[i]->entry;
+    s = InsertEvent(entry.event);
     // Already present (a replay of an applied entry): skipped with its counters. The
-    // failing statement was the event insert, the entry's first, so nothing of it is
-    // written.
-    if (absl::IsAlreadyExists(s) && !sqlite3_get_autocommit(writer_.get())) s = absl::OkStatus();
+    // failing statement was the event insert, so nothing of it is written.
+    if (absl::IsAlreadyExists(s) && !sqlite3_get_autocommit(writer_.get())) {
+      s = absl::OkStatus();
+      continue;
+    }
+    if (!s.ok()) break;
+    for (const CounterDelta& c : entry.counters) {
+      CounterSum& sum = counters[CounterKey(c.limit_id, c.subject, c.window_start)];
+      sum.amount += c.amount;
+      sum.expires_at = std::max(sum.expires_at, c.expires_at);
+    }
+    const UsageEvent& e = entry.event;
+    DailySum& d = daily[DailyKey(DailyDate(entry), e.tenant_id, e.user_id, e.agent, e.provider,
+                                 DailyModel(e))];
+    d.usage.input_tokens += e.usage.input_tokens;
+    d.usage.output_tokens += e.usage.output_tokens;
+    d.usage.cached_input_tokens += e.usage.cached_input_tokens;
+    d.usage.cache_write_tokens += e.usage.cache_write_tokens;
+    d.usage.reasoning_tokens += e.usage.reasoning_tokens;
+    d.usage.total_tokens += e.usage.total_tokens;
+    d.cost.input += e.cost.input;
+    d.cost.output += e.cost.output;
+    ++d.requests;
+  }
+  for (auto it = counters.begin(); s.ok() && it != counters.end(); ++it) {
+    const auto& [limit_id, subject, window_start] = it->first;
+    ws_.upsert_counter.Bind(limit_id, subject, window_start, it->second.amount,
+                            ToNanos(it->second.expires_at));
+    s = ws_.upsert_counter.Run();
+  }
+  for (auto it = daily.begin(); s.ok() && it != daily.end(); ++it) {
+    const auto& [date, tenant_id, user_id, agent, provider, model] = it->first;
+    const DailySum& d = it->second;
+    ws_.upsert_daily_n.Bind(date, tenant_id, user_id, agent, provider, model,
+                            d.usage.input_tokens, d.usage.output_tokens,
+                            d.usage.cached_input_tokens, d.usage.cache_write_tokens,
+                            d.usage.reasoning_tokens, d.usage.total_tokens, d.cost.input,
+                            d.cost.output, d.requests);
+    s = ws_.upsert_daily_n.Run();
   }
   if (s.ok()) {
     set_applied_.Bind(static_cast<int64_t>(entries.back()->seq));

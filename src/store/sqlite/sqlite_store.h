@@ -98,7 +98,7 @@ class SqliteStore final : public Store {
   // Statements of the write path, prepared once.
   struct WriteStatements {
     Stmt begin, commit, savepoint, release, rollback_to;
-    Stmt insert_event, upsert_counter, upsert_daily;
+    Stmt insert_event, upsert_counter, upsert_daily, upsert_daily_n;
   };
 
   // A journaled entry waiting to be applied. Elements of `unapplied_` never move
@@ -146,6 +146,8 @@ class SqliteStore final : public Store {
   void WriteBatch(std::vector<Pending>& batch);
   // Writes one entry inside the open transaction. AlreadyExists for a duplicate.
   absl::Status ApplyEntry(const LedgerEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The event insert of ApplyEntry alone. AlreadyExists for a duplicate.
+  absl::Status InsertEvent(const UsageEvent& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   bool HasWork() const ABSL_SHARED_LOCKS_REQUIRED(queue_mu_) {
     return !queue_.empty() || stopping_;
   }
