@@ -128,7 +128,7 @@ int Serve(const ServeArgs& args) {
   server::Gateway gateway(&metering, *std::move(gateway_options));
 
   server::Router router;
-  server::handlers::AddOpsRoutes(router, &metering);
+  server::handlers::AddOpsRoutes(router, &metering, &gateway);
   server::handlers::AddAgentRoutes(router, &metering);
   server::handlers::AddClientRoutes(router, &metering);
   server::handlers::AddAdminRoutes(router, &metering);

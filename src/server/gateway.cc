@@ -336,6 +336,31 @@ Gateway::Upstream& Gateway::UpstreamFor(WireFormat format) {
 }
 
 awaitable<Response> Gateway::Call(RequestContext& ctx, WireFormat format) {
+  Outcome outcome = Outcome::kRejected;
+  Response res = co_await Serve(ctx, format, outcome);
+  size_t provider = format == WireFormat::kAnthropicMessages ? 1
+                    : format == WireFormat::kGeminiGenerate  ? 2
+                                                             : 0;
+  calls_[provider][static_cast<size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
+  co_return res;
+}
+
+void Gateway::AppendMetrics(std::string* out) const {
+  static constexpr const char* kProviders[] = {"openai", "anthropic", "gemini"};
+  static constexpr const char* kOutcomeNames[kOutcomes] = {
+      "ok", "rejected", "denied", "upstream_error", "upstream_unavailable", "upstream_timeout",
+      "cancelled", "stream_error"};
+  absl::StrAppend(out,
+                  "# HELP tollgate_gateway_calls_total Metered gateway calls by provider and "
+                  "outcome.\n# TYPE tollgate_gateway_calls_total counter\n");
+  for (size_t p = 0; p < 3; ++p)
+    for (size_t o = 0; o < kOutcomes; ++o)
+      absl::StrAppend(out, "tollgate_gateway_calls_total{provider=\"", kProviders[p],
+                      "\",outcome=\"", kOutcomeNames[o], "\"} ",
+                      calls_[p][o].load(std::memory_order_relaxed), "\n");
+}
+
+awaitable<Response> Gateway::Serve(RequestContext& ctx, WireFormat format, Outcome& outcome) {
   absl::Time started = metering_->clock()->Now();
   Upstream& up = UpstreamFor(format);
   const UpstreamConfig& cfg = up.config;
@@ -372,6 +397,7 @@ awaitable<Response> Gateway::Call(RequestContext& ctx, WireFormat format) {
 
   HeaderList headers;
   AddRateLimitHeaders(decision.limits, metering_->clock()->Now(), headers);
+  outcome = Outcome::kDenied;
   if (!decision.allowed) co_return Denial(format, answer, std::move(headers));
   std::string reservation = decision.reservation_id;
   auto release = [&] {
@@ -434,6 +460,8 @@ awaitable<Response> Gateway::Call(RequestContext& ctx, WireFormat format) {
   if (!sent.ok()) {
     release();
     absl::Status failure = UpstreamFailure(cfg, sent.status());
+    outcome = absl::IsDeadlineExceeded(failure) ? Outcome::kUpstreamTimeout
+                                                : Outcome::kUpstreamUnavailable;
     spdlog::warn("gateway: {} {}: {}", cfg.name, std::string(ctx.path), std::string(failure.message()));
     co_return UpstreamErrorResponse(format, failure, headers);
   }
@@ -442,6 +470,7 @@ awaitable<Response> Gateway::Call(RequestContext& ctx, WireFormat format) {
   std::string content_type(stream.headers()[http::field::content_type]);
 
   // An upstream error: passed back unchanged, nothing charged.
+  outcome = Outcome::kUpstreamError;
   if (!Is2xx(stream.status())) {
     absl::StatusOr<std::string> error_body = co_await stream.ReadAll(max_response_bytes_);
     release();
@@ -461,7 +490,10 @@ awaitable<Response> Gateway::Call(RequestContext& ctx, WireFormat format) {
     absl::StatusOr<std::string> answer_body = co_await stream.ReadAll(max_response_bytes_);
     if (!answer_body.ok()) {
       release();
-      co_return UpstreamErrorResponse(format, UpstreamFailure(cfg, answer_body.status()), headers);
+      absl::Status failure = UpstreamFailure(cfg, answer_body.status());
+      outcome = absl::IsDeadlineExceeded(failure) ? Outcome::kUpstreamTimeout
+                                                  : Outcome::kUpstreamUnavailable;
+      co_return UpstreamErrorResponse(format, failure, headers);
     }
     absl::StatusOr<json::value> doc =
         ParseJson(*answer_body, 128, json::make_shared_resource<json::monotonic_resource>());
@@ -477,6 +509,7 @@ awaitable<Response> Gateway::Call(RequestContext& ctx, WireFormat format) {
     }
     report.latency_ms = latency();
     co_await Record(metering_, std::move(report));
+    outcome = Outcome::kOk;
     Response res{static_cast<http::status>(stream.status()), 11};
     for (const auto& [name, value] : headers) res.set(name, value);
     res.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
@@ -525,11 +558,14 @@ awaitable<Response> Gateway::Call(RequestContext& ctx, WireFormat format) {
   bool client_gone = !client_ok || writer.client_gone();
   writer.OnClientGone([] {});
   std::optional<Usage> final_usage = meter.FinalUsage();
+  outcome = Outcome::kOk;
   if (client_gone) {
     stream.Cancel();
     report.status = EventStatus::kCancelled;
+    outcome = Outcome::kCancelled;
   } else if (!upstream_status.ok()) {
     report.status = EventStatus::kError;
+    outcome = Outcome::kStreamError;
     absl::Status failure = UpstreamFailure(cfg, upstream_status);
     spdlog::warn("gateway: {} {} stream: {}", cfg.name, std::string(ctx.path),
                  std::string(failure.message()));

@@ -12,6 +12,8 @@
 // Thread safety: every method may be called concurrently from the server's handlers.
 
 #include <boost/asio/awaitable.hpp>
+#include <array>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,6 +60,10 @@ class Gateway {
   // GET /v1/models: the provider's list, less the models the caller's policy forbids.
   boost::asio::awaitable<Response> Models(RequestContext& ctx);
 
+  // The gateway's counters in Prometheus text format:
+  // tollgate_gateway_calls_total{provider, outcome} (see docs/operations.md).
+  void AppendMetrics(std::string* out) const;
+
   // Closes the upstream connections. Call after the server has stopped and before its
   // io_context goes away (the pooled connections live on it); no call may follow.
   void Close();
@@ -69,11 +75,28 @@ class Gateway {
  private:
   struct Upstream;
 
+  // How a metered call ended.
+  enum class Outcome {
+    kOk,                   // answered and charged
+    kRejected,             // bad key, role, body or identity: never reached the limits
+    kDenied,               // refused by a limit or the model policy
+    kUpstreamError,        // the provider answered an error status (passed back)
+    kUpstreamUnavailable,  // unreachable, TLS refused, broken answer
+    kUpstreamTimeout,      // no answer in time
+    kCancelled,            // the client left mid-stream
+    kStreamError,          // the stream broke or stalled upstream after it began
+  };
+  static constexpr size_t kOutcomes = 8;
+
+  boost::asio::awaitable<Response> Serve(RequestContext& ctx, providers::WireFormat format,
+                                         Outcome& outcome);
   Upstream& UpstreamFor(providers::WireFormat format);
 
   Metering* const metering_;
   const size_t max_response_bytes_;
   std::unique_ptr<Upstream> openai_, anthropic_, gemini_;
+  // Calls by provider (openai, anthropic, gemini) and outcome.
+  std::array<std::array<std::atomic<uint64_t>, kOutcomes>, 3> calls_{};
 };
 
 }  // namespace tollgate::server

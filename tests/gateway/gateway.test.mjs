@@ -254,6 +254,9 @@ test('an upstream 500 is passed back unchanged and nothing is charged', async (t
   );
   await new Promise((r) => setTimeout(r, 100));
   assert.equal((await events(s, 0)).length, 0);
+  const metrics = (await s.req('GET', '/metrics')).body;
+  assert.match(metrics, /tollgate_gateway_calls_total\{provider="openai",outcome="upstream_error"\} 1\n/);
+  assert.match(metrics, /tollgate_gateway_calls_total\{provider="anthropic",outcome="upstream_error"\} 1\n/);
   for (const l of await limitStatus(s, keys.agent)) assert.equal(l.reserved, 0);
 });
 
@@ -309,4 +312,6 @@ test('a client that disconnects mid-stream is charged for the streamed part and 
   const [daily] = await limitStatus(s, keys.agent);
   assert.equal(daily.reserved, 0);
   assert.equal(daily.used, e.total_tokens);
+  const metrics = (await s.req('GET', '/metrics')).body;
+  assert.match(metrics, /tollgate_gateway_calls_total\{provider="anthropic",outcome="cancelled"\} 1\n/);
 });

@@ -12,7 +12,7 @@ using boost::asio::awaitable;
 
 }  // namespace
 
-void AddOpsRoutes(Router& router, Metering* m) {
+void AddOpsRoutes(Router& router, Metering* m, const Gateway* gateway) {
   router.Add(http::verb::get, "/healthz", [](RequestContext&) -> awaitable<Response> {
     co_return Ok(json::object{{"status", "ok"}});
   });
@@ -21,7 +21,7 @@ void AddOpsRoutes(Router& router, Metering* m) {
       co_return ErrorResponse(absl::UnavailableError("the store cannot answer"));
     co_return Ok(json::object{{"status", "ready"}});
   });
-  router.Add(http::verb::get, "/metrics", [m](RequestContext&) -> awaitable<Response> {
+  router.Add(http::verb::get, "/metrics", [m, gateway](RequestContext&) -> awaitable<Response> {
     std::string out;
     absl::StrAppend(&out, "# HELP tollgate_active_counters Counter cells held in memory.\n",
                     "# TYPE tollgate_active_counters gauge\n", "tollgate_active_counters ",
@@ -29,6 +29,7 @@ void AddOpsRoutes(Router& router, Metering* m) {
     absl::StrAppend(&out, "# HELP tollgate_tenants Tenants configured.\n",
                     "# TYPE tollgate_tenants gauge\n", "tollgate_tenants ",
                     m->ListTenants().size(), "\n");
+    if (gateway != nullptr) gateway->AppendMetrics(&out);
     Response res{http::status::ok, 11};
     res.set(http::field::content_type, "text/plain; version=0.0.4");
     res.body() = std::move(out);

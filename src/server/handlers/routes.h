@@ -18,8 +18,8 @@ void AddClientRoutes(Router& router, Metering* metering);
 void AddAdminRoutes(Router& router, Metering* metering);
 // /api/admin/models/{policies,policies/resolve,available} and /api/client/models/policies.
 void AddPolicyRoutes(Router& router, Metering* metering);
-// /healthz, /readyz, /metrics.
-void AddOpsRoutes(Router& router, Metering* metering);
+// /healthz, /readyz, /metrics (with the gateway's counters when `gateway` is set).
+void AddOpsRoutes(Router& router, Metering* metering, const Gateway* gateway = nullptr);
 // The gateway: /v1/chat/completions, /v1/responses, /v1/embeddings, /v1/models,
 // /v1/messages(/count_tokens), /v1beta/models/{model}:(stream)generateContent.
 void AddGatewayRoutes(Router& router, Gateway* gateway);
