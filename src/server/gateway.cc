@@ -389,6 +389,7 @@ awaitable<Response> Gateway::Serve(RequestContext& ctx, WireFormat format, Outco
   check.ctx = call;
   check.input_tokens = parsed->input_tokens;
   check.max_output_tokens = parsed->max_output_tokens;
+  check.choices = std::max<int64_t>(1, parsed->choices);
   // The resolver fills a temperature only when the request has none; the value the
   // request has is not needed to decide that.
   if (parsed->has_temperature) check.temperature = 1.0;

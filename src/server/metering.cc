@@ -365,6 +365,11 @@ CheckAnswer Metering::Check(const CheckRequest& request) {
     max_output = r.max_tokens;
   }
   int64_t output = max_output.value_or(options_.default_output_estimate);
+  // Several answers: each may use the max. Capped at 2^40 tokens, more than any limit
+  // holds and small enough that the cost estimate and the engine's sums cannot overflow.
+  constexpr int64_t kMaxOutput = int64_t{1} << 40;
+  if (request.choices > 1)
+    output = output > kMaxOutput / request.choices ? kMaxOutput : output * request.choices;
   Amount expected;
   expected.input_tokens = request.input_tokens;
   expected.output_tokens = output;

@@ -39,8 +39,11 @@ struct MeteringOptions {
 struct CheckRequest {
   CallContext ctx;
   int64_t input_tokens = 0;
-  std::optional<int64_t> max_output_tokens;
+  std::optional<int64_t> max_output_tokens;  // per answer
   std::optional<double> temperature;
+  // Answers generated at once (OpenAI `n`, Gemini `candidateCount`): the output reserved
+  // is the max output (after the policy's clamp) times this. REQUIRES: >= 1.
+  int64_t choices = 1;
 };
 
 // When no model policy exists at any level, the call is checked as requested and only

@@ -96,6 +96,21 @@ TEST_F(MeteringTest, ReportSettlesTheReservationToRealUsage) {
   EXPECT_EQ(s[0].reserved, 0);
 }
 
+TEST_F(MeteringTest, SeveralAnswersReserveTheMaxOutputEach) {
+  CheckRequest c;
+  c.ctx = {.tenant_id = "acme", .user_id = "alice", .provider = "openai", .model = "gpt-4o"};
+  c.input_tokens = 100;
+  c.max_output_tokens = 300;
+  c.choices = 3;
+  CheckAnswer a = metering_.Check(c);
+  ASSERT_TRUE(a.result.allowed);
+  EXPECT_EQ(a.result.limits[0].reserved, 1000);  // 100 + 3 x 300
+  c.choices = 4;  // 100 + 4 x 300 > 1000 even alone
+  EXPECT_FALSE(metering_.Check(c).result.allowed);
+  c.choices = int64_t{1} << 62;  // saturates instead of overflowing
+  EXPECT_FALSE(metering_.Check(c).result.allowed);
+}
+
 TEST_F(MeteringTest, LimitsOfUnknownTenantsAreRefused) {
   Limit l;
   l.scope = {Level::kTenant, "nobody", ""};
