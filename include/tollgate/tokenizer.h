@@ -22,6 +22,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
+namespace boost::json {
+class object;
+}  // namespace boost::json
+
 namespace tollgate::tokenizer {
 
 enum class EncodingId { kCl100kBase, kO200kBase };
@@ -133,9 +137,13 @@ struct ChatRequest {
 };
 
 // Parses the chat-shaped fields of an OpenAI Chat Completions body ("messages",
-// "tools" or legacy "functions"). Message content may be a string or an array of parts
-// whose "text" fields are concatenated. InvalidArgument naming the field on bad shapes.
+// "tools" or legacy "functions"; other fields are ignored). Message content may be a
+// string or an array of parts whose "text" fields are concatenated. Tools of another
+// type than "function" (custom, built-in) have no function and are left out.
+// InvalidArgument naming the field on bad shapes.
 absl::StatusOr<ChatRequest> ParseChatRequest(std::string_view json);
+// The same for a body that is already parsed (no second parse on the request path).
+absl::StatusOr<ChatRequest> ParseChatRequest(const boost::json::object& body);
 
 // Prompt tokens of a chat request, following OpenAI's published method (the
 // openai-cookbook "How to count tokens with tiktoken"): 3 tokens per message (4 for

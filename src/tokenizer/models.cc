@@ -237,7 +237,10 @@ absl::StatusOr<ChatRequest> ParseChatRequest(std::string_view text) {
   json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("body: invalid JSON: ", ec.message()));
   if (!root.is_object()) return absl::InvalidArgumentError("body: must be an object");
-  const json::object& o = root.get_object();
+  return ParseChatRequest(root.get_object());
+}
+
+absl::StatusOr<ChatRequest> ParseChatRequest(const json::object& o) {
   ChatRequest req;
   const json::value* msgs = o.if_contains("messages");
   if (!msgs || !msgs->is_array()) return absl::InvalidArgumentError("messages: must be an array");
@@ -280,6 +283,9 @@ absl::StatusOr<ChatRequest> ParseChatRequest(std::string_view text) {
       std::string field = absl::StrCat("tools[", j++, "]");
       if (!t.is_object())
         return absl::InvalidArgumentError(absl::StrCat(field, ": must be an object"));
+      if (std::string type = StringOr(t.get_object(), "type");
+          !type.empty() && type != "function")
+        continue;  // a custom or built-in tool: no function to count
       const json::value* fn = t.get_object().if_contains("function");
       if (!fn) return absl::InvalidArgumentError(absl::StrCat(field, ".function: required"));
       auto parsed = ParseFunction(*fn, absl::StrCat(field, ".function"));

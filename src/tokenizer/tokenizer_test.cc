@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include <random>
 #include <string>
 #include <vector>
@@ -361,6 +363,25 @@ TEST(ChatTest, CookbookToolsGivePublishedTotals) {
     ASSERT_TRUE(n.ok());
     EXPECT_EQ(n->tokens, want) << model;
   }
+}
+
+TEST(ChatTest, ParsedBodyCountsAsItsText) {
+  boost::json::value body = boost::json::parse(kCookbookTools);
+  auto from_object = ParseChatRequest(body.as_object());
+  auto from_text = ParseChatRequest(kCookbookTools);
+  ASSERT_TRUE(from_object.ok() && from_text.ok());
+  EXPECT_EQ(CountChat("gpt-4o", *from_object)->tokens, CountChat("gpt-4o", *from_text)->tokens);
+}
+
+TEST(ChatTest, ToolsWithoutAFunctionAreLeftOut) {
+  auto plain = ParseChatRequest(R"({"messages":[{"role":"user","content":"hi"}]})");
+  auto custom = ParseChatRequest(
+      R"({"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"web_search"}]})");
+  ASSERT_TRUE(plain.ok() && custom.ok()) << custom.status();
+  EXPECT_TRUE(custom->tools.empty());
+  EXPECT_EQ(CountChat("gpt-4o", *plain)->tokens, CountChat("gpt-4o", *custom)->tokens);
+  // An untyped tool still needs its function.
+  EXPECT_FALSE(ParseChatRequest(R"({"messages":[],"tools":[{}]})").ok());
 }
 
 TEST(ChatTest, ContentPartsAreConcatenated) {

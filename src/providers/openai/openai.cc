@@ -138,28 +138,10 @@ absl::StatusOr<ParsedCall> ParseChat(const json::object& body) {
     call.client_wants_usage = call.stream && include;
   }
 
-  // Counted by the tokenizer's own parser so the count is exactly CountChat's. Tools
-  // of another type than "function" (custom, built-in) have no function to count.
+  // Counted by the tokenizer's own parser so the count is exactly CountChat's.
   const json::value* messages = Find(body, "messages");
   if (messages == nullptr || !messages->is_array()) return Bad("messages", "must be an array");
-  std::string chat_json = absl::StrCat("{\"messages\":", json::serialize(*messages));
-  if (const json::value* tools = Find(body, "tools")) {
-    json::value kept = *tools;
-    if (json::array* list = kept.if_array()) {
-      json::array functions;
-      for (json::value& t : *list) {
-        const json::object* o = t.if_object();
-        std::string_view type = o ? Str(Find(*o, "type")) : std::string_view();
-        if (type.empty() || type == "function") functions.push_back(std::move(t));
-      }
-      kept = std::move(functions);
-    }
-    absl::StrAppend(&chat_json, ",\"tools\":", json::serialize(kept));
-  }
-  if (const json::value* functions = Find(body, "functions"))
-    absl::StrAppend(&chat_json, ",\"functions\":", json::serialize(*functions));
-  chat_json.push_back('}');
-  TG_WIRE_ASSIGN_OR_RETURN(tokenizer::ChatRequest chat, tokenizer::ParseChatRequest(chat_json));
+  TG_WIRE_ASSIGN_OR_RETURN(tokenizer::ChatRequest chat, tokenizer::ParseChatRequest(body));
   internal::CountChatInto(call.model, chat, &call);
   return call;
 }

@@ -66,9 +66,7 @@ absl::StatusOr<tokenizer::TokenCount> CountInput(const json::object& body, std::
     if (!text->is_string()) return absl::InvalidArgumentError("field 'text' must be a string");
     count = tokenizer::CountText(model, std::string_view(text->as_string()));
   } else if (messages != nullptr && !messages->is_null()) {
-    json::object chat{{"messages", *messages}};
-    if (const json::value* tools = body.if_contains("tools")) chat["tools"] = *tools;
-    absl::StatusOr<tokenizer::ChatRequest> parsed = tokenizer::ParseChatRequest(json::serialize(chat));
+    absl::StatusOr<tokenizer::ChatRequest> parsed = tokenizer::ParseChatRequest(body);
     if (!parsed.ok()) return parsed.status();
     count = tokenizer::CountChat(model, *parsed);
   } else {

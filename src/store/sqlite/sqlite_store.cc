@@ -691,25 +691,27 @@ void SqliteStore::Append(LedgerEntry entry, std::function<void(absl::Status)> do
   done(std::move(refused));
 }
 
+bool SqliteStore::TakeBatch(std::vector<Pending>& batch) {
+  absl::MutexLock lock(&queue_mu_);
+  queue_mu_.Await(absl::Condition(this, &SqliteStore::HasWork));
+  if (queue_.empty()) return false;  // stopping, and everything is taken
+  if (options_.max_batch_delay > absl::ZeroDuration()) {
+    // Batching is about wall time (fsync cost), so this is the real clock.
+    queue_mu_.AwaitWithTimeout(absl::Condition(this, &SqliteStore::BatchFullOrStopping),
+                               options_.max_batch_delay);
+  }
+  size_t n = std::min(queue_.size(), static_cast<size_t>(options_.max_batch));
+  for (size_t i = 0; i < n; ++i) {
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return true;
+}
+
 void SqliteStore::WriterLoop() {
   std::vector<Pending> batch;
   batch.reserve(options_.max_batch);
-  for (;;) {
-    {
-      absl::MutexLock lock(&queue_mu_);
-      queue_mu_.Await(absl::Condition(this, &SqliteStore::HasWork));
-      if (queue_.empty()) return;  // stopping, and everything is written
-      if (options_.max_batch_delay > absl::ZeroDuration()) {
-        // Batching is about wall time (fsync cost), so this is the real clock.
-        queue_mu_.AwaitWithTimeout(absl::Condition(this, &SqliteStore::BatchFullOrStopping),
-                                   options_.max_batch_delay);
-      }
-      size_t n = std::min(queue_.size(), static_cast<size_t>(options_.max_batch));
-      for (size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
+  while (TakeBatch(batch)) {
     WriteBatch(batch);
     batch.clear();
   }
@@ -792,21 +794,7 @@ std::string SqliteStore::PendingKey(std::string_view tenant_id,
 void SqliteStore::JournalLoop() {
   std::vector<Pending> batch;
   batch.reserve(options_.max_batch);
-  for (;;) {
-    {
-      absl::MutexLock lock(&queue_mu_);
-      queue_mu_.Await(absl::Condition(this, &SqliteStore::HasWork));
-      if (queue_.empty()) return;  // stopping, and everything is journaled
-      if (options_.max_batch_delay > absl::ZeroDuration()) {
-        queue_mu_.AwaitWithTimeout(absl::Condition(this, &SqliteStore::BatchFullOrStopping),
-                                   options_.max_batch_delay);
-      }
-      size_t n = std::min(queue_.size(), static_cast<size_t>(options_.max_batch));
-      for (size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
+  while (TakeBatch(batch)) {
     JournalBatch(batch);
     batch.clear();
   }

@@ -122,6 +122,9 @@ class SqliteStore final : public Store {
   absl::StatusOr<uint64_t> ReadAppliedSeq();
 
   void JournalLoop();
+  // Waits for queued entries and moves up to max_batch of them (after max_batch_delay,
+  // unless the batch is full) into `batch`. False once stopping with nothing queued.
+  bool TakeBatch(std::vector<Pending>& batch) ABSL_LOCKS_EXCLUDED(queue_mu_);
   void JournalBatch(std::vector<Pending>& batch);
   void ApplierLoop();
   // Applies `entries` (seq ascending) in one transaction that also records the last seq.
