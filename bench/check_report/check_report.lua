@@ -1,9 +1,12 @@
--- wrk script: alternates POST /api/agent/usage/check and /api/agent/usage/report, each
--- report with a fresh idempotency key, spread over 1,000 users. Reads the bearer key
--- from the environment (BENCH_KEY).
+-- wrk script: alternates POST /api/agent/usage/check and /api/agent/usage/report, spread
+-- over 1,000 users, as an agent does: each report settles the reservation of a check
+-- answered before it (its reservation_id) and carries a fresh idempotency key. Reads the
+-- bearer key from the environment (BENCH_KEY).
 local counter = 0
 local thread_id = 0
 local key = os.getenv("BENCH_KEY")
+local held = {}  -- reservation ids from check answers, oldest first
+local first, last = 1, 0
 
 function setup(thread)
   thread_id = thread_id + 1
@@ -18,9 +21,23 @@ function request()
     return wrk.format("POST", "/api/agent/usage/check", headers,
       '{"user_id":"' .. user .. '","provider":"openai","model":"gpt-4o","input_tokens":120,"max_output_tokens":200}')
   end
+  local reservation = ""
+  if first <= last then
+    reservation = '"reservation_id":"' .. held[first] .. '",'
+    held[first] = nil
+    first = first + 1
+  end
   return wrk.format("POST", "/api/agent/usage/report", headers,
-    '{"idempotency_key":"b' .. tid .. "-" .. counter .. '","user_id":"' .. user ..
+    '{"idempotency_key":"b' .. tid .. "-" .. counter .. '",' .. reservation .. '"user_id":"' .. user ..
     '","provider":"openai","model":"gpt-4o","usage":{"prompt_tokens":120,"completion_tokens":150}}')
+end
+
+function response(status, headers, body)
+  local id = string.match(body, '"reservation_id":"([^"]+)"')
+  if id then
+    last = last + 1
+    held[last] = id
+  end
 end
 
 function done(summary, latency, requests)

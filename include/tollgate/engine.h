@@ -143,6 +143,8 @@ class Engine {
   // (limit, subject) counters held in memory (for metrics and the memory benchmark).
   // Counters whose window is over are dropped at most once a minute of clock time.
   size_t ActiveCounters() const;
+  // Reservations held (made, not yet settled, released or expired).
+  size_t HeldReservations() const;
 
  private:
   class Impl;

@@ -5,7 +5,7 @@
 //
 // Thread safety: every method is safe to call concurrently. Methods other than Append
 // block on the database; do not call them from a latency-critical event loop when the
-// answer can wait (Append never blocks on I/O).
+// answer can wait (Append never waits for a disk: at most it writes to the page cache).
 //
 // Errors common to every method: Unavailable when the database cannot be read or
 // written (locked, I/O error, disk full), DataLoss when stored data cannot be decoded,
@@ -131,9 +131,10 @@ class Store {
 
   // --- Ledger.
   // Queues the entry for the next group commit: the event, its counter cells and its
-  // daily aggregate are written in one transaction. `done` runs exactly once: on a
-  // store thread after the commit (OkStatus: the entry is durable, and every ledger read
-  // that starts afterwards sees it) or its failure
+  // daily aggregate are written in one transaction. `done` runs exactly once: after the
+  // commit, on a store thread or (a store that needs no fsync for it) on the calling
+  // thread before Append returns (OkStatus: the entry is durable, and every ledger read
+  // that starts afterwards sees it), or after its failure
   // (nothing of the entry is written); or on the calling thread, before Append
   // returns, when the entry is refused at once: ResourceExhausted when the queue is
   // full, FailedPrecondition when the store is closing, InvalidArgument when event_id
@@ -144,6 +145,14 @@ class Store {
   virtual void Append(LedgerEntry entry, std::function<void(absl::Status)> done) = 0;
   // Append and wait for the commit. Must not be called from inside a `done`.
   absl::Status AppendSync(LedgerEntry entry);
+
+  struct Appending {
+    LedgerEntry entry;
+    std::function<void(absl::Status)> done;
+  };
+  // Append for each element, in order, as one group: the same answers, but the store
+  // may write them together (one journal write, one hand-off to its writer thread).
+  virtual void AppendAll(std::vector<Appending> entries);
 
   // nullopt when no event carries the key (an empty key matches nothing).
   virtual absl::StatusOr<std::optional<UsageEvent>> FindEventByIdempotencyKey(

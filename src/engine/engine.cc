@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
-#include <queue>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/hash/hash.h"
@@ -367,7 +367,7 @@ class Engine::Impl {
       }
       result.reservation_id = reservation_id;
       result.expires_at = res.expires_at;
-      leases_.push({res.expires_at, reservation_id});
+      leases_.emplace(res.expires_at, reservation_id);
       reservations_.emplace(std::move(reservation_id), std::move(res));
     }
     result.limits.reserve(evals.size());
@@ -386,10 +386,7 @@ class Engine::Impl {
     Housekeep(now);
     if (!reservation_id.empty()) {
       auto it = reservations_.find(Av(reservation_id));
-      if (it != reservations_.end()) {
-        Free(it->second);
-        reservations_.erase(it);
-      }
+      if (it != reservations_.end()) Drop(it);
     }
     std::vector<CounterDelta> deltas;
     for (const Applied& a : Resolve(ctx)) {
@@ -422,8 +419,7 @@ class Engine::Impl {
     ExpireLeases(clock_->Now());
     auto it = reservations_.find(Av(reservation_id));
     if (it == reservations_.end()) return false;
-    Free(it->second);
-    reservations_.erase(it);
+    Drop(it);
     return true;
   }
 
@@ -453,6 +449,12 @@ class Engine::Impl {
   size_t ActiveCounters() {
     absl::MutexLock lock(&mu_);
     return calendar_.size() + rolling_.size();
+  }
+
+  // Counted by lease: one per held reservation, or a lease outlived its reservation.
+  size_t HeldReservations() {
+    absl::MutexLock lock(&mu_);
+    return leases_.size();
   }
 
  private:
@@ -714,13 +716,21 @@ class Engine::Impl {
     }
   }
 
+  // Frees a held reservation and forgets it.
+  template <typename It>
+  void Drop(It it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Free(it->second);
+    leases_.erase(Lease(it->second.expires_at, it->first));
+    reservations_.erase(it);
+  }
+
   void ExpireLeases(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    while (!leases_.empty() && leases_.top().first <= now) {
-      auto it = reservations_.find(leases_.top().second);
-      leases_.pop();
-      if (it != reservations_.end() && it->second.expires_at <= now) {
-        Free(it->second);
-        reservations_.erase(it);
+    while (!leases_.empty() && leases_.begin()->first <= now) {
+      auto it = reservations_.find(leases_.begin()->second);
+      if (it != reservations_.end()) {
+        Drop(it);
+      } else {
+        leases_.erase(leases_.begin());
       }
     }
   }
@@ -768,7 +778,8 @@ class Engine::Impl {
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Reservation> reservations_ ABSL_GUARDED_BY(mu_);
   using Lease = std::pair<absl::Time, std::string>;
-  std::priority_queue<Lease, std::vector<Lease>, std::greater<Lease>> leases_ ABSL_GUARDED_BY(mu_);
+  // The held reservations by lease end (entries leave with their reservation).
+  absl::btree_set<Lease> leases_ ABSL_GUARDED_BY(mu_);
   // Restored cells of limits not (yet) configured, by limit id.
   absl::flat_hash_map<std::string, std::vector<CounterDelta>> pending_ ABSL_GUARDED_BY(mu_);
   absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
@@ -798,5 +809,6 @@ bool Engine::Release(std::string_view reservation_id) { return impl_->Release(re
 std::vector<LimitStatus> Engine::Status(const CallContext& ctx) const { return impl_->Status(ctx); }
 void Engine::Restore(const std::vector<CounterDelta>& cells) { impl_->Restore(cells); }
 size_t Engine::ActiveCounters() const { return impl_->ActiveCounters(); }
+size_t Engine::HeldReservations() const { return impl_->HeldReservations(); }
 
 }  // namespace tollgate

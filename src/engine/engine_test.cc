@@ -246,6 +246,24 @@ TEST_F(EngineTest, ReservationIsReleasedWhenLeaseExpires) {
   EXPECT_FALSE(engine_.Release(r.reservation_id));
 }
 
+TEST_F(EngineTest, SettledReleasedAndExpiredReservationsLeaveNothingBehind) {
+  engine_.PutLimit(UserLimit("day", "alice", 1'000'000'000));
+  for (int i = 0; i < 1000; ++i) {
+    CheckResult r = engine_.Check(Ctx(), Tokens(10));
+    if (i % 2 == 0) {
+      engine_.Settle(r.reservation_id, Ctx(), Tokens(5));
+    } else {
+      EXPECT_TRUE(engine_.Release(r.reservation_id));
+    }
+  }
+  EXPECT_EQ(engine_.HeldReservations(), 0u);
+  for (int i = 0; i < 10; ++i) engine_.Check(Ctx(), Tokens(10));
+  EXPECT_EQ(engine_.HeldReservations(), 10u);
+  clock_.Advance(absl::Minutes(10));
+  engine_.Status(Ctx());  // any call expires what is due
+  EXPECT_EQ(engine_.HeldReservations(), 0u);
+}
+
 TEST_F(EngineTest, ReservationIsHeldUntilTheLeaseEnds) {
   engine_.PutLimit(UserLimit("day", "alice", 10'000));
   engine_.Check(Ctx(), Tokens(6'000));

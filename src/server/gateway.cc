@@ -3,10 +3,13 @@
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/query.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
 #include <cmath>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/ids.h"
@@ -29,16 +32,17 @@ using providers::WireFormat;
 
 struct Gateway::Upstream {
   UpstreamConfig config;
-  std::once_flag once;
-  std::unique_ptr<upstream::Client> client;
+  absl::Mutex mu;
+  // One client (and connection pool) per event loop of the server, made when the loop
+  // serves its first call: a call's upstream I/O completes on its own thread.
+  absl::flat_hash_map<net::io_context*, std::unique_ptr<upstream::Client>> clients
+      ABSL_GUARDED_BY(mu);
 
-  // The client lives on the server's io_context, which the first request brings: its
-  // connections then complete on the handlers' own threads.
   upstream::Client& ClientOn(const net::any_io_executor& executor) {
-    std::call_once(once, [&] {
-      auto& ioc = static_cast<net::io_context&>(net::query(executor, net::execution::context));
-      client = std::make_unique<upstream::Client>(ioc, config.client);
-    });
+    auto* ioc = &static_cast<net::io_context&>(net::query(executor, net::execution::context));
+    absl::MutexLock lock(&mu);
+    std::unique_ptr<upstream::Client>& client = clients[ioc];
+    if (client == nullptr) client = std::make_unique<upstream::Client>(*ioc, config.client);
     return *client;
   }
 };
@@ -251,9 +255,11 @@ int64_t CountOutput(std::string_view model, std::string_view text) {
 // Waits for the ledger to commit a report. Failures are logged: the caller already has
 // the answer and the engine took the charge back out.
 awaitable<void> Record(Metering* m, ReportRequest report) {
+  boost::asio::any_io_executor loop = co_await boost::asio::this_coro::executor;
   std::function<void(std::function<void(absl::Status)>)> start =
-      [m, &report](std::function<void(absl::Status)> done) {
-        m->Report(std::move(report), [done](absl::StatusOr<ReportAnswer> a) { done(a.status()); });
+      [m, &report, &loop](std::function<void(absl::Status)> done) {
+        m->Report(
+            std::move(report), [done](absl::StatusOr<ReportAnswer> a) { done(a.status()); }, loop);
       };
   absl::Status s = co_await AwaitCallback<absl::Status>(std::move(start));
   if (!s.ok()) spdlog::error("gateway: recording usage failed: {}", std::string(s.message()));
@@ -324,7 +330,10 @@ Gateway::Gateway(Metering* metering, GatewayOptions options)
 Gateway::~Gateway() = default;
 
 void Gateway::Close() {
-  for (Upstream* up : {openai_.get(), anthropic_.get(), gemini_.get()}) up->client.reset();
+  for (Upstream* up : {openai_.get(), anthropic_.get(), gemini_.get()}) {
+    absl::MutexLock lock(&up->mu);
+    up->clients.clear();
+  }
 }
 
 Gateway::Upstream& Gateway::UpstreamFor(WireFormat format) {

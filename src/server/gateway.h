@@ -65,7 +65,7 @@ class Gateway {
   void AppendMetrics(std::string* out) const;
 
   // Closes the upstream connections. Call after the server has stopped and before its
-  // io_context goes away (the pooled connections live on it); no call may follow.
+  // event loops go away (the pooled connections live on them); no call may follow.
   void Close();
 
   // A call passed to the provider unmetered (Anthropic's count_tokens): authenticated,

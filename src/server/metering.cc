@@ -73,6 +73,7 @@ Metering::Metering(const Clock* clock, Store* store, Engine* engine,
                    providers::PriceCatalog* prices, MeteringOptions options)
     : clock_(clock),
       store_(store),
+      ledger_(store),
       engine_(engine),
       prices_(prices),
       options_(options),
@@ -383,18 +384,12 @@ CheckAnswer Metering::Check(const CheckRequest& request) {
   if (!answer.result.reservation_id.empty()) {
     absl::Time now = clock_->Now();
     absl::MutexLock lock(&mu_);
-    // Forget reservations whose lease is over, once the number of new ones reaches the
-    // number held (at least 1024): each sweep visits every entry, so amortised O(1) per
-    // reservation however many are held.
-    if (++reservations_since_sweep_ >= std::max<size_t>(1024, reservations_.size())) {
-      reservations_since_sweep_ = 0;
-      for (auto it = reservations_.begin(); it != reservations_.end();) {
-        if (it->second.expires_at < now)
-          reservations_.erase(it++);
-        else
-          ++it;
-      }
+    // Forget reservations whose lease is over (the engine freed them).
+    while (!leases_.empty() && leases_.begin()->first < now) {
+      reservations_.erase(leases_.begin()->second);
+      leases_.erase(leases_.begin());
     }
+    leases_.emplace(answer.result.expires_at, answer.result.reservation_id);
     HeldReservation held{request.ctx.tenant_id, answer.result.expires_at, "", ""};
     if (!answer.downgraded_from.empty()) {
       held.provider_used = ctx.provider;
@@ -411,6 +406,7 @@ absl::Status Metering::Release(std::string_view tenant_id, std::string_view rese
     auto it = reservations_.find(std::string(reservation_id));
     if (it == reservations_.end() || it->second.tenant_id != tenant_id)
       return absl::NotFoundError("reservation not found");
+    leases_.erase({it->second.expires_at, it->first});
     reservations_.erase(it);
   }
   if (!engine_->Release(reservation_id))
@@ -419,7 +415,8 @@ absl::Status Metering::Release(std::string_view tenant_id, std::string_view rese
 }
 
 void Metering::Report(ReportRequest request,
-                      std::function<void(absl::StatusOr<ReportAnswer>)> done) {
+                      std::function<void(absl::StatusOr<ReportAnswer>)> done,
+                      const boost::asio::any_io_executor& loop) {
   std::string reservation;
   std::string provider_used;
   if (!request.reservation_id.empty()) {
@@ -436,6 +433,7 @@ void Metering::Report(ReportRequest request,
         provider_used = it->second.provider_used;
         if (request.decision == DecisionKind::kAllow) request.decision = DecisionKind::kDowngrade;
       }
+      leases_.erase({it->second.expires_at, it->first});
       reservations_.erase(it);
     }
   }
@@ -475,8 +473,8 @@ void Metering::Report(ReportRequest request,
   entry.event = e;
   entry.date = LocalDate(e.tenant_id, e.ts);
   entry.counters = deltas;
-  store_->Append(std::move(entry), [this, e = std::move(e), deltas = std::move(deltas),
-                                    done = std::move(done)](absl::Status status) mutable {
+  ledger_.Append(loop, std::move(entry), [this, e = std::move(e), deltas = std::move(deltas),
+                                          done = std::move(done)](absl::Status status) mutable {
     if (!status.ok()) {
       // Not recorded: take the charge back out of the counters.
       std::vector<CounterDelta> undo = deltas;

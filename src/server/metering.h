@@ -16,11 +16,13 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "providers/prices.h"
+#include "server/ledger_batcher.h"
 #include "server/policies.h"
 #include "tollgate/clock.h"
 #include "tollgate/engine.h"
@@ -129,9 +131,12 @@ class Metering {
 
   // --- Metering.
   CheckAnswer Check(const CheckRequest& request);
-  // `done` runs once, on a store thread, after the event is durable (or failed). It
-  // must not block: the store's writer waits for it.
-  void Report(ReportRequest request, std::function<void(absl::StatusOr<ReportAnswer>)> done);
+  // `done` runs once, after the event is durable (or failed): on a store thread, or on
+  // the calling thread (Store::Append). It must not block: the store's writer waits for
+  // it. With `loop` (the calling thread's own event loop, see LedgerBatcher) the event
+  // is written with the others of the loop's current turn.
+  void Report(ReportRequest request, std::function<void(absl::StatusOr<ReportAnswer>)> done,
+              const boost::asio::any_io_executor& loop = {});
   // Frees a reservation held by `tenant_id`. NotFound when unknown or not the tenant's.
   absl::Status Release(std::string_view tenant_id, std::string_view reservation_id);
   std::vector<LimitStatus> Status(const CallContext& ctx) const;
@@ -164,6 +169,7 @@ class Metering {
 
   const Clock* clock_;
   Store* store_;
+  LedgerBatcher ledger_;
   Engine* engine_;
   providers::PriceCatalog* prices_;
   const MeteringOptions options_;
@@ -176,7 +182,8 @@ class Metering {
   // Which tenant holds each live reservation, so one tenant cannot free another's, and
   // the model a policy changed the call to (a report without model_used records it).
   absl::flat_hash_map<std::string, HeldReservation> reservations_ ABSL_GUARDED_BY(mu_);
-  size_t reservations_since_sweep_ ABSL_GUARDED_BY(mu_) = 0;
+  // The reservations above by lease end.
+  absl::btree_set<std::pair<absl::Time, std::string>> leases_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<PolicyService> policies_;
 };
 

@@ -6,6 +6,10 @@
 
 namespace tollgate {
 
+void Store::AppendAll(std::vector<Appending> entries) {
+  for (Appending& a : entries) Append(std::move(a.entry), std::move(a.done));
+}
+
 absl::Status Store::AppendSync(LedgerEntry entry) {
   absl::Notification committed;
   absl::Status result;

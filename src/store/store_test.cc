@@ -78,12 +78,13 @@ class StoreTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-using Backends = ::testing::Types<MemoryBackend, SqliteBackend>;
+using Backends = ::testing::Types<MemoryBackend, SqliteBackend, SqliteNoSyncBackend>;
 class BackendNames {
  public:
   template <typename T>
   static std::string GetName(int) {
-    return std::is_same_v<T, MemoryBackend> ? "Memory" : "Sqlite";
+    if (std::is_same_v<T, MemoryBackend>) return "Memory";
+    return std::is_same_v<T, SqliteBackend> ? "Sqlite" : "SqliteNoSync";
   }
 };
 TYPED_TEST_SUITE(StoreTest, Backends, BackendNames);
@@ -374,6 +375,34 @@ TYPED_TEST(StoreTest, DuplicatesInOneBatchCommitOnceAndTheRestOfTheBatchCommits)
   EXPECT_THAT(this->AllEvents(), SizeIs(2));
   EXPECT_EQ(this->CounterAmount(kT0), 15);
   EXPECT_EQ((*this->store_->ListDaily({}))[0].requests, 2);
+}
+
+TYPED_TEST(StoreTest, AppendAllAnswersEveryEntryAsAppendWould) {
+  ASSERT_TRUE(this->store_->AppendSync(MakeEntry("acme", "old", 1, kT0)).ok());
+  std::vector<Store::Appending> group;
+  std::vector<absl::Status> results(5);
+  absl::BlockingCounter pending(5);
+  auto add = [&](LedgerEntry e) {
+    const size_t i = group.size();
+    group.push_back({std::move(e), [&, i](absl::Status s) {
+                       results[i] = std::move(s);
+                       pending.DecrementCount();
+                     }});
+  };
+  add(MakeEntry("acme", "a", 10, kT0));
+  add(MakeEntry("", "no-tenant", 10, kT0));  // invalid: refused alone
+  add(MakeEntry("acme", "a", 20, kT0));      // duplicate inside the group
+  add(MakeEntry("acme", "old", 30, kT0));    // duplicate of a recorded entry
+  add(MakeEntry("acme", "b", 5, kT0));
+  this->store_->AppendAll(std::move(group));
+  pending.Wait();
+  EXPECT_TRUE(results[0].ok()) << results[0];
+  EXPECT_EQ(results[1].code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(results[2].code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(results[3].code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(results[4].ok()) << results[4];
+  EXPECT_THAT(this->AllEvents(), SizeIs(3));
+  EXPECT_EQ(this->CounterAmount(kT0), 16);
 }
 
 TYPED_TEST(StoreTest, InvalidEntryIsRefusedAtOnce) {

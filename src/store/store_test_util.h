@@ -49,13 +49,17 @@ struct MemoryBackend {
   }
 };
 
-struct SqliteBackend {
+// `kFsync`: SqliteOptions::fsync_each_commit (without it Append journals on the
+// caller's thread).
+template <bool kFsync>
+struct SqliteBackendT {
   static constexpr bool kDurable = true;
   static std::unique_ptr<Store> Open(const std::string& dir, const Clock* clock,
                                      absl::Duration batch_delay = absl::Milliseconds(2)) {
     SqliteOptions options;
     options.path = dir + "/tollgate.db";
     options.max_batch_delay = batch_delay;
+    options.fsync_each_commit = kFsync;
     absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options, clock);
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? *std::move(store) : nullptr;
@@ -64,6 +68,8 @@ struct SqliteBackend {
     static_cast<SqliteStore*>(store)->FailCommitsForTesting(fail);
   }
 };
+using SqliteBackend = SqliteBackendT<true>;
+using SqliteNoSyncBackend = SqliteBackendT<false>;
 
 // A ledger entry with a distinct event id; `amount` goes to total tokens, one counter
 // cell and the cost.

@@ -212,8 +212,8 @@ awaitable<Response> Report(RequestContext& ctx, Metering* m) {
   CallContext charged = req.ctx;
   auto shared = std::make_shared<ReportRequest>(std::move(req));
   std::function<void(std::function<void(absl::StatusOr<ReportAnswer>)>)> start =
-      [m, shared](std::function<void(absl::StatusOr<ReportAnswer>)> done) {
-        m->Report(std::move(*shared), std::move(done));
+      [m, shared, loop = ctx.executor](std::function<void(absl::StatusOr<ReportAnswer>)> done) {
+        m->Report(std::move(*shared), std::move(done), loop);
       };
   absl::StatusOr<ReportAnswer> answer =
       co_await AwaitCallback<absl::StatusOr<ReportAnswer>>(std::move(start));

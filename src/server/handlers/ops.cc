@@ -26,6 +26,9 @@ void AddOpsRoutes(Router& router, Metering* m, const Gateway* gateway) {
     absl::StrAppend(&out, "# HELP tollgate_active_counters Counter cells held in memory.\n",
                     "# TYPE tollgate_active_counters gauge\n", "tollgate_active_counters ",
                     m->engine()->ActiveCounters(), "\n");
+    absl::StrAppend(&out, "# HELP tollgate_held_reservations Reservations not yet settled, released or expired.\n",
+                    "# TYPE tollgate_held_reservations gauge\n", "tollgate_held_reservations ",
+                    m->engine()->HeldReservations(), "\n");
     absl::StrAppend(&out, "# HELP tollgate_tenants Tenants configured.\n",
                     "# TYPE tollgate_tenants gauge\n", "tollgate_tenants ",
                     m->ListTenants().size(), "\n");

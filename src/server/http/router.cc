@@ -26,6 +26,8 @@ std::string AllowHeader(const std::vector<std::pair<http::verb, Handler>>& metho
   return allow;
 }
 
+boost::asio::awaitable<Response> Ready(Response res) { co_return res; }
+
 }  // namespace
 
 std::string_view PathParams::Get(std::string_view name) const {
@@ -148,12 +150,14 @@ const Router::Route* Router::Find(std::string_view path, const std::vector<std::
   return nullptr;
 }
 
+// Not a coroutine: it returns the handler's own awaitable, so that routing costs no
+// coroutine frame of its own.
 boost::asio::awaitable<Response> Router::Dispatch(RequestContext& ctx) const {
   std::string_view target(ctx.req.target().data(), ctx.req.target().size());
   auto parsed = boost::urls::parse_origin_form(target);
   if (!parsed) {
-    co_return JsonError(http::status::bad_request, "invalid_request_error", "bad_target",
-                        "the request target is not a valid path");
+    return Ready(JsonError(http::status::bad_request, "invalid_request_error", "bad_target",
+                           "the request target is not a valid path"));
   }
   ctx.url = *parsed;
   ctx.path = std::string_view(ctx.url.encoded_path().data(), ctx.url.encoded_path().size());
@@ -183,19 +187,19 @@ boost::asio::awaitable<Response> Router::Dispatch(RequestContext& ctx) const {
   }
 
   if (route == nullptr) {
-    if (fallback_) co_return co_await fallback_(ctx);
-    co_return JsonError(http::status::not_found, "not_found_error", "unknown_route",
-                        "no route for " + std::string(ctx.path));
+    if (fallback_) return fallback_(ctx);
+    return Ready(JsonError(http::status::not_found, "not_found_error", "unknown_route",
+                           "no route for " + std::string(ctx.path)));
   }
   for (const auto& [verb, handler] : route->methods) {
-    if (verb == ctx.req.method()) co_return co_await handler(ctx);
+    if (verb == ctx.req.method()) return handler(ctx);
   }
   Response res =
       JsonError(http::status::method_not_allowed, "invalid_request_error", "method_not_allowed",
                 "method " + std::string(std::string_view(ctx.req.method_string())) +
                     " is not allowed on " + std::string(ctx.path));
   res.set(http::field::allow, AllowHeader(route->methods));
-  co_return res;
+  return Ready(std::move(res));
 }
 
 }  // namespace tollgate::server

@@ -104,7 +104,8 @@ class Router {
   // the dashboard's files). ctx.params is empty.
   void SetFallback(Handler handler);
 
-  // Routes one request. ctx.url, ctx.path and ctx.params are filled in here.
+  // Routes one request: fills in ctx.url, ctx.path and ctx.params, and returns the
+  // awaitable of the matched handler (or of the error answer).
   boost::asio::awaitable<Response> Dispatch(RequestContext& ctx) const;
 
  private:

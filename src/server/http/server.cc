@@ -11,13 +11,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -25,6 +23,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -33,7 +32,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "server/http/errors.h"
 
@@ -54,6 +53,15 @@ constexpr size_t kMaxWatchBuffer = 1024 * 1024;
 // sending (the rest of an oversized body is read and dropped), so that the client
 // reads the answer instead of a reset.
 constexpr std::chrono::milliseconds kLingerTime = std::chrono::seconds(2);
+// Bounds of the interval at which each thread looks for connections past their
+// deadline; see SweepInterval().
+constexpr std::chrono::milliseconds kMinSweepInterval{10};
+constexpr std::chrono::milliseconds kMaxSweepInterval{250};
+
+// I/O objects bound to their io_context directly, without a type-erased executor.
+using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
+using Clock = std::chrono::steady_clock;
+constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
 
 class Session;
 
@@ -62,8 +70,9 @@ bool IsHttpParseError(const beast::error_code& ec) {
 }
 
 // Appends the status line and header fields of `res` to *out exactly as Beast's
-// serializer writes them, so a buffered answer goes out as two buffers (head, body)
-// without the serializer's per-field buffer sequence.
+// serializer writes them (without the blank line that ends the head), so a buffered
+// answer goes out as two buffers (head, body) without the serializer's per-field buffer
+// sequence.
 void AppendHead(const Response& res, std::string* out) {
   const unsigned version = res.version();
   const unsigned code = res.result_int();
@@ -85,7 +94,28 @@ void AppendHead(const Response& res, std::string* out) {
     out->append(value.data(), value.size());
     out->append("\r\n");
   }
-  out->append("\r\n");
+}
+
+// True when res.prepare_payload() would only add "Content-Length" as the last field:
+// `res` has neither Content-Length nor Transfer-Encoding, and may have its body.
+bool NeedsOnlyContentLength(const Response& res) {
+  const unsigned code = res.result_int();
+  if (!res.body().empty() && (code / 100 == 1 || code == 204 || code == 304)) return false;
+  for (const auto& field : res) {
+    if (field.name() == http::field::content_length ||
+        field.name() == http::field::transfer_encoding) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A quarter of the shortest timeout, within [kMinSweepInterval, kMaxSweepInterval]: a
+// timeout fires between its nominal time and that plus the interval.
+std::chrono::milliseconds SweepInterval(const ServerOptions& opt) {
+  const std::chrono::milliseconds shortest =
+      std::min({opt.read_timeout, opt.write_timeout, opt.idle_timeout});
+  return std::clamp(shortest / 4, kMinSweepInterval, kMaxSweepInterval);
 }
 
 std::string FormatEndpoint(const tcp::endpoint& ep) {
@@ -96,38 +126,65 @@ std::string FormatEndpoint(const tcp::endpoint& ep) {
 }  // namespace
 
 struct HttpServer::State {
+  // One single-threaded io_context and the sessions that live on it. `sessions` and
+  // the sessions themselves are only touched on `ioc`'s thread.
+  struct Worker {
+    Worker() : ioc(1), sweeper(ioc) {}
+
+    // Calls `fn` on every session of this worker. REQUIRES: on ioc's thread.
+    void ForEachSession(void (Session::*fn)());
+
+    // Destroyed after `ioc`: destroying the io_context destroys pending handlers, and
+    // with them sessions, which unregister.
+    absl::flat_hash_set<Session*> sessions;
+    net::io_context ioc;
+    // Closes the connections past their deadline (see Sweep()); keeps `ioc` running
+    // until the drain after Stop() is over.
+    net::steady_timer sweeper;
+    bool drained = false;  // the drain is over: Sweep() returns
+  };
+
   State(const ServerOptions& opts, const Router* r)
       : options(opts),
         router(r),
-        ioc(std::max(1, opts.threads)),
-        control(net::make_strand(ioc)),
-        acceptor(control),
-        accept_backoff(control),
-        drain_timer(control) {}
+        sweep_interval(SweepInterval(opts)),
+        workers(MakeWorkers(std::max(1, opts.threads))),
+        acceptor(control()),
+        accept_backoff(control()),
+        drain_timer(control()) {}
 
-  void Register(const std::shared_ptr<Session>& session);
-  void Unregister(Session* session);
+  static std::vector<std::unique_ptr<Worker>> MakeWorkers(int n) {
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (int i = 0; i < n; ++i) workers.push_back(std::make_unique<Worker>());
+    return workers;
+  }
+
+  // Where the acceptor and the drain run: the first worker's io_context.
+  net::io_context& control() { return workers.front()->ioc; }
+
+  // Calls `fn` on every session, each on its own thread; returns at once.
   void ForEachSession(void (Session::*fn)());
   net::awaitable<void> Listen();
   net::awaitable<void> Drain();
+  // Times out the I/O of `worker`'s sessions, on its thread, until the drain is over.
+  net::awaitable<void> Sweep(Worker* worker);
 
   const ServerOptions options;
   const Router* const router;
+  const std::chrono::milliseconds sweep_interval;
 
-  std::mutex mu;
-  absl::flat_hash_map<Session*, std::weak_ptr<Session>> sessions;  // GUARDED_BY(mu)
   std::atomic<bool> stopping{false};
 
   std::atomic<uint64_t> accepted{0}, rejected{0}, open{0}, requests{0}, timeouts{0}, too_large{0},
       headers_too_large{0}, handler_exceptions{0};
 
-  // Destroyed before `sessions`: destroying the io_context destroys pending handlers,
-  // and with them sessions, which unregister.
-  net::io_context ioc;
-  net::strand<net::io_context::executor_type> control;  // acceptor and timers
+  // Fixed after construction. Destroyed after the I/O objects below, which live on
+  // their io_contexts.
+  const std::vector<std::unique_ptr<Worker>> workers;
   tcp::acceptor acceptor;
   net::steady_timer accept_backoff;
   net::steady_timer drain_timer;
+  size_t next_worker = 0;  // round-robin of accepted connections; only used by Listen()
 
   std::mutex threads_mu;
   std::vector<std::thread> threads;  // GUARDED_BY(threads_mu)
@@ -136,35 +193,55 @@ struct HttpServer::State {
 namespace {
 
 // One connection: reads requests, hands them to the router, writes the answers. Also
-// the ResponseWriter of the request in progress. Everything runs on `executor()`.
+// the ResponseWriter of the request in progress. Lives on one worker: everything,
+// construction aside, runs on that worker's thread.
 class Session final : public ResponseWriter, public std::enable_shared_from_this<Session> {
  public:
-  Session(HttpServer::State* state, tcp::socket socket)
-      : state_(state), stream_(std::move(socket)), watch_done_(stream_.get_executor()) {
+  Session(HttpServer::State* state, HttpServer::State::Worker* worker, Socket socket)
+      : state_(state),
+        worker_(worker),
+        socket_(std::move(socket)),
+        watch_done_(socket_.get_executor()) {
     beast::error_code ec;
-    tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    tcp::endpoint peer = socket_.remote_endpoint(ec);
     if (!ec) remote_addr_ = FormatEndpoint(peer);
+    // For TrySend(); the asynchronous operations do not depend on it.
+    socket_.non_blocking(true, ec);
   }
 
   ~Session() override {
-    state_->Unregister(this);
+    worker_->sessions.erase(this);
     state_->open.fetch_sub(1);
   }
 
-  net::any_io_executor executor() { return stream_.get_executor(); }
+  net::any_io_executor executor() { return socket_.get_executor(); }
 
   net::awaitable<void> Run(std::shared_ptr<Session> self);
+
+  // When the I/O in progress times out; kNoDeadline when none is timed.
+  Clock::time_point deadline() const { return deadline_; }
+
+  // Called past deadline(): closes the connection, and the I/O in progress fails with
+  // beast::error::timeout.
+  void TimeOut() {
+    deadline_ = kNoDeadline;
+    timed_out_ = true;
+    beast::error_code ec;
+    socket_.close(ec);
+  }
 
   // Graceful stop: an idle connection closes now, a busy one after its answer.
   void BeginStop() {
     stopping_ = true;
-    if (idle_) stream_.cancel();
+    beast::error_code ec;
+    if (idle_) socket_.cancel(ec);
   }
 
   // After the grace period: closes the connection and tells a handler that watches
   // (OnClientGone) that its client is gone.
   void ForceClose() {
-    stream_.close();
+    beast::error_code ec;
+    socket_.close(ec);
     MarkGone();
   }
 
@@ -178,28 +255,56 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
   void OnClientGone(std::function<void()> callback) override;
 
  private:
+  // Times the I/O that follows: it must complete by `deadline`, or within `timeout`.
+  // Every Arm() is followed by I/O and then Disarm().
+  void Arm(Clock::time_point deadline) { deadline_ = deadline; }
+  void Arm(std::chrono::milliseconds timeout) { Arm(Clock::now() + timeout); }
+  // Ends the timed I/O that completed with `ec`; returns `ec`, or beast::error::timeout
+  // when the I/O failed because it timed out.
+  beast::error_code Disarm(beast::error_code ec) {
+    deadline_ = kNoDeadline;
+    if (ec && timed_out_) {
+      timed_out_ = false;
+      return beast::error::timeout;
+    }
+    return ec;
+  }
+
   // Reads one request. False ends the connection (already answered when needed).
   net::awaitable<bool> ReadRequest(std::optional<http::request_parser<http::string_body>>& p);
-  // Runs the handler and writes its answer. False ends the connection.
-  net::awaitable<bool> Respond(Request& req);
+  // Resets the per-request state before the handler runs.
+  void StartRequest(unsigned version);
+  // Writes the answer to `req` (a 500 when the handler `threw`) unless the handler
+  // streamed it, and finishes a stream left open. False ends the connection.
+  net::awaitable<bool> Respond(const Request& req, Response& res, bool threw);
+  // Makes `res` the answer to send (a 500 when the handler `threw`), with the request's
+  // HTTP `version`, and renders its head into head_. Returns whether the connection
+  // stays open after it: `keep_alive` unless the answer says otherwise.
+  bool PrepareAnswer(Response& res, bool threw, unsigned version, bool keep_alive);
   // Answers (when it should) a request that could not be read: `in_body` when the
   // header was read whole. The connection ends after it.
   net::awaitable<void> ReadFailed(beast::error_code ec, bool in_body, unsigned version);
   // Answers an unreadable request and lingers so the client sees the answer.
   net::awaitable<void> Reject(http::status status, std::string_view code, std::string_view message,
                               unsigned version);
+  // Sends what the socket takes now without waiting, and drops it from `buffers`. True
+  // when all was sent; `ec` is set when the connection failed.
+  bool TrySend(std::array<net::const_buffer, 2>& buffers, beast::error_code& ec);
   bool Wrote(const beast::error_code& ec);
   void MarkGone();
   void StartWatch();
   net::awaitable<void> StopWatch();
 
   HttpServer::State* const state_;
-  beast::tcp_stream stream_;
+  HttpServer::State::Worker* const worker_;
+  Socket socket_;
   beast::flat_buffer buffer_;
   std::string head_;  // the head of the answer being written, reused
   std::string remote_addr_;
   bool idle_ = false;
   bool stopping_ = false;
+  Clock::time_point deadline_ = kNoDeadline;
+  bool timed_out_ = false;  // TimeOut() closed the socket under the timed I/O
 
   // Per request: the streaming state.
   unsigned version_ = 11;
@@ -217,17 +322,41 @@ class Session final : public ResponseWriter, public std::enable_shared_from_this
 
 net::awaitable<void> Session::Run(std::shared_ptr<Session> self) {
   // `self` keeps the session alive while the coroutine runs.
+  worker_->sessions.insert(this);
   while (!stopping_ && !state_->stopping.load(std::memory_order_relaxed)) {
     std::optional<http::request_parser<http::string_body>> parser;
     if (!co_await ReadRequest(parser)) break;
-    stream_.expires_never();
     state_->requests.fetch_add(1, std::memory_order_relaxed);
     Request req = parser->release();
-    if (!co_await Respond(req)) break;
+    // The handler runs here rather than inside Respond() so that few enough coroutine
+    // frames are alive at once for asio's per-thread frame cache (two) to serve them
+    // without allocating.
+    StartRequest(req.version());
+    RequestContext ctx{.req = req,
+                       .url = {},
+                       .path = {},
+                       .params = {},
+                       .remote_addr = remote_addr_,
+                       .executor = executor(),
+                       .writer = this};
+    Response res;
+    bool threw = false;
+    try {
+      res = co_await state_->router->Dispatch(ctx);
+    } catch (const std::exception& e) {
+      spdlog::error("handler for {} {} threw: {}", std::string_view(req.method_string()),
+                    std::string_view(req.target()), e.what());
+      threw = true;
+    } catch (...) {
+      spdlog::error("handler for {} {} threw", std::string_view(req.method_string()),
+                    std::string_view(req.target()));
+      threw = true;
+    }
+    if (!co_await Respond(req, res, threw)) break;
   }
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.socket().close(ec);
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  socket_.close(ec);
 }
 
 net::awaitable<bool> Session::ReadRequest(
@@ -235,8 +364,9 @@ net::awaitable<bool> Session::ReadRequest(
   const ServerOptions& opt = state_->options;
   if (buffer_.size() == 0) {
     idle_ = true;
-    stream_.expires_after(opt.idle_timeout);
-    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadSize), kNoThrow);
+    Arm(opt.idle_timeout);
+    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kReadSize), kNoThrow);
+    Disarm(ec);
     idle_ = false;
     if (ec) co_return false;  // closed, idle timeout or stop
     buffer_.commit(n);
@@ -244,12 +374,13 @@ net::awaitable<bool> Session::ReadRequest(
   parser.emplace();
   parser->header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
   parser->body_limit(opt.max_body_bytes);
-  stream_.expires_after(opt.read_timeout);
   // Fast path: what is buffered (usually the whole request) is parsed here, body too,
   // instead of through the asynchronous read operations, each of which costs a round
   // trip through the scheduler even when it needs no I/O. They take over from where
   // this stops when more bytes are needed.
   beast::error_code ec;
+  // When the header and body must have arrived; set when a read first has to wait.
+  Clock::time_point read_deadline = kNoDeadline;
   {
     parser->eager(true);
     const size_t used = parser->put(buffer_.data(), ec);
@@ -257,8 +388,11 @@ net::awaitable<bool> Session::ReadRequest(
     if (ec == http::error::need_more) ec = {};
   }
   if (!ec && !parser->is_header_done()) {
+    read_deadline = Clock::now() + opt.read_timeout;
+    Arm(read_deadline);
     std::tie(ec, std::ignore) =
-        co_await http::async_read_header(stream_, buffer_, *parser, kNoThrow);
+        co_await http::async_read_header(socket_, buffer_, *parser, kNoThrow);
+    ec = Disarm(ec);
   }
   if (ec) {
     co_await ReadFailed(ec, parser->is_header_done(), parser->get().version());
@@ -268,21 +402,24 @@ net::awaitable<bool> Session::ReadRequest(
   boost::optional<std::uint64_t> length = parser->content_length();
   if (length && *length > opt.max_body_bytes) {
     state_->too_large.fetch_add(1, std::memory_order_relaxed);
-    co_await Reject(http::status::payload_too_large, "body_too_large",
-                    absl::StrCat("request body is larger than ", opt.max_body_bytes, " bytes"),
-                    head.version());
+    const std::string message =
+        absl::StrCat("request body is larger than ", opt.max_body_bytes, " bytes");
+    co_await Reject(http::status::payload_too_large, "body_too_large", message, head.version());
     co_return false;
   }
   if (!parser->is_done()) {
     auto expect = head[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
       http::response<http::empty_body> cont{http::status::continue_, head.version()};
-      stream_.expires_after(opt.write_timeout);
-      auto [wec, n] = co_await http::async_write(stream_, cont, kNoThrow);
-      if (wec) co_return false;
-      stream_.expires_after(opt.read_timeout);
+      Arm(opt.write_timeout);
+      auto [wec, n] = co_await http::async_write(socket_, cont, kNoThrow);
+      if (Disarm(wec)) co_return false;
+      read_deadline = kNoDeadline;  // the body gets the whole read timeout
     }
-    std::tie(ec, std::ignore) = co_await http::async_read(stream_, buffer_, *parser, kNoThrow);
+    if (read_deadline == kNoDeadline) read_deadline = Clock::now() + opt.read_timeout;
+    Arm(read_deadline);
+    std::tie(ec, std::ignore) = co_await http::async_read(socket_, buffer_, *parser, kNoThrow);
+    ec = Disarm(ec);
     if (ec) {
       co_await ReadFailed(ec, /*in_body=*/true, head.version());
       co_return false;
@@ -299,9 +436,9 @@ net::awaitable<void> Session::ReadFailed(beast::error_code ec, bool in_body, uns
                     "request headers are too large", 11);
   } else if (ec == http::error::body_limit) {  // Content-Length or body over the limit
     state_->too_large.fetch_add(1, std::memory_order_relaxed);
-    co_await Reject(http::status::payload_too_large, "body_too_large",
-                    absl::StrCat("request body is larger than ", opt.max_body_bytes, " bytes"),
-                    version);
+    const std::string message =
+        absl::StrCat("request body is larger than ", opt.max_body_bytes, " bytes");
+    co_await Reject(http::status::payload_too_large, "body_too_large", message, version);
   } else if (ec == beast::error::timeout) {
     state_->timeouts.fetch_add(1, std::memory_order_relaxed);
   } else if (IsHttpParseError(ec) && ec != http::error::end_of_stream &&
@@ -322,74 +459,82 @@ net::awaitable<void> Session::Reject(http::status status, std::string_view code,
   res.version(version);
   res.keep_alive(false);
   res.prepare_payload();
-  stream_.expires_after(state_->options.write_timeout);
-  auto [ec, n] = co_await http::async_write(stream_, res, kNoThrow);
-  if (ec) co_return;
+  Arm(state_->options.write_timeout);
+  auto [ec, n] = co_await http::async_write(socket_, res, kNoThrow);
+  if (Disarm(ec)) co_return;
   // Half-close, then drop whatever the client still sends until it closes too or the
   // linger time is up: closing with unread data would reset the connection and the
   // client could lose the answer.
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.expires_after(
-      std::min<std::chrono::milliseconds>(kLingerTime, state_->options.read_timeout));
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  Arm(std::min<std::chrono::milliseconds>(kLingerTime, state_->options.read_timeout));
   auto sink = std::make_unique<char[]>(kReadSize);
-  for (;;) {
-    auto [rec, rn] = co_await stream_.async_read_some(net::buffer(sink.get(), kReadSize), kNoThrow);
-    if (rec) break;
+  beast::error_code rec;
+  while (!rec) {
+    std::tie(rec, std::ignore) =
+        co_await socket_.async_read_some(net::buffer(sink.get(), kReadSize), kNoThrow);
   }
+  Disarm(rec);
 }
 
-net::awaitable<bool> Session::Respond(Request& req) {
-  version_ = req.version();
+void Session::StartRequest(unsigned version) {
+  version_ = version;
   header_written_ = chunked_ = finished_ = finish_ok_ = gone_ = false;
   on_gone_ = nullptr;
+}
 
-  RequestContext ctx{.req = req,
-                     .url = {},
-                     .path = {},
-                     .params = {},
-                     .remote_addr = remote_addr_,
-                     .executor = executor(),
-                     .writer = this};
-  Response res;
-  bool threw = false;
-  try {
-    res = co_await state_->router->Dispatch(ctx);
-  } catch (const std::exception& e) {
-    spdlog::error("handler for {} {} threw: {}", std::string_view(req.method_string()),
-                  std::string_view(req.target()), e.what());
-    threw = true;
-  } catch (...) {
-    spdlog::error("handler for {} {} threw", std::string_view(req.method_string()),
-                  std::string_view(req.target()));
-    threw = true;
-  }
-
+net::awaitable<bool> Session::Respond(const Request& req, Response& res, bool threw) {
   bool keep_alive = req.keep_alive() && !stopping_;
   if (header_written_) {
     if (!finished_) co_await Finish();
     keep_alive = keep_alive && chunked_ && finish_ok_;
   } else {
-    if (threw) {
-      state_->handler_exceptions.fetch_add(1, std::memory_order_relaxed);
-      res = JsonError(http::status::internal_server_error, "internal_error", "internal",
-                      "internal server error");
-    }
-    keep_alive = keep_alive && res.keep_alive();
-    res.version(req.version());
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
-    head_.clear();
-    AppendHead(res, &head_);
-    const std::array<net::const_buffer, 2> buffers = {
+    keep_alive = PrepareAnswer(res, threw, req.version(), keep_alive);
+    std::array<net::const_buffer, 2> buffers = {
         net::const_buffer(head_.data(), head_.size()),
         net::const_buffer(res.body().data(), res.body().size())};
-    stream_.expires_after(state_->options.write_timeout);
-    auto [ec, n] = co_await net::async_write(stream_, buffers, kNoThrow);
+    beast::error_code ec;
+    if (!TrySend(buffers, ec) && !ec) {
+      Arm(state_->options.write_timeout);
+      std::tie(ec, std::ignore) = co_await net::async_write(socket_, buffers, kNoThrow);
+      ec = Disarm(ec);
+    }
     if (!Wrote(ec)) keep_alive = false;
   }
   on_gone_ = nullptr;
-  co_await StopWatch();
+  if (watching_) co_await StopWatch();
   co_return keep_alive && !gone_ && !stopping_;
+}
+
+bool Session::PrepareAnswer(Response& res, bool threw, unsigned version, bool keep_alive) {
+  if (threw) {
+    state_->handler_exceptions.fetch_add(1, std::memory_order_relaxed);
+    res = JsonError(http::status::internal_server_error, "internal_error", "internal",
+                    "internal server error");
+  }
+  keep_alive = keep_alive && res.keep_alive();
+  res.version(version);
+  res.keep_alive(keep_alive);
+  head_.clear();
+  if (NeedsOnlyContentLength(res)) {
+    AppendHead(res, &head_);
+    absl::StrAppend(&head_, "Content-Length: ", res.body().size(), "\r\n\r\n");
+  } else {
+    res.prepare_payload();
+    AppendHead(res, &head_);
+    head_.append("\r\n");
+  }
+  return keep_alive;
+}
+
+bool Session::TrySend(std::array<net::const_buffer, 2>& buffers, beast::error_code& ec) {
+  size_t sent = socket_.write_some(buffers, ec);
+  if (ec == net::error::would_block) ec = {};
+  for (net::const_buffer& b : buffers) {
+    const size_t n = std::min(sent, b.size());
+    b += n;
+    sent -= n;
+  }
+  return buffers[0].size() == 0 && buffers[1].size() == 0;
 }
 
 bool Session::Wrote(const beast::error_code& ec) {
@@ -427,24 +572,24 @@ net::awaitable<bool> Session::DoWriteHeader(http::status status, std::string_vie
   StartWatch();
   if (gone_) co_return false;
   http::response_serializer<http::empty_body> serializer{head};
-  stream_.expires_after(state_->options.write_timeout);
-  auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
-  co_return Wrote(ec);
+  Arm(state_->options.write_timeout);
+  auto [ec, n] = co_await http::async_write_header(socket_, serializer, kNoThrow);
+  co_return Wrote(Disarm(ec));
 }
 
 net::awaitable<bool> Session::WriteChunk(std::string_view data) {
   if (!header_written_ || finished_ || gone_) co_return false;
   if (data.empty()) co_return true;
-  stream_.expires_after(state_->options.write_timeout);
+  Arm(state_->options.write_timeout);
   beast::error_code ec;
   if (chunked_) {
     std::tie(ec, std::ignore) = co_await net::async_write(
-        stream_, http::make_chunk(net::const_buffer(data.data(), data.size())), kNoThrow);
+        socket_, http::make_chunk(net::const_buffer(data.data(), data.size())), kNoThrow);
   } else {
     std::tie(ec, std::ignore) =
-        co_await net::async_write(stream_, net::const_buffer(data.data(), data.size()), kNoThrow);
+        co_await net::async_write(socket_, net::const_buffer(data.data(), data.size()), kNoThrow);
   }
-  co_return Wrote(ec);
+  co_return Wrote(Disarm(ec));
 }
 
 net::awaitable<bool> Session::Finish() {
@@ -453,9 +598,9 @@ net::awaitable<bool> Session::Finish() {
   finished_ = true;
   if (gone_) co_return false;
   if (chunked_) {
-    stream_.expires_after(state_->options.write_timeout);
-    auto [ec, n] = co_await net::async_write(stream_, http::make_chunk_last(), kNoThrow);
-    finish_ok_ = Wrote(ec);
+    Arm(state_->options.write_timeout);
+    auto [ec, n] = co_await net::async_write(socket_, http::make_chunk_last(), kNoThrow);
+    finish_ok_ = Wrote(Disarm(ec));
   } else {
     finish_ok_ = true;
   }
@@ -474,10 +619,10 @@ void Session::OnClientGone(std::function<void()> callback) {
 }
 
 void Session::StartWatch() {
-  if (watching_ || gone_ || !stream_.socket().is_open()) return;
+  if (watching_ || gone_ || !socket_.is_open()) return;
   watching_ = true;
   watch_stop_ = false;
-  stream_.socket().async_read_some(
+  socket_.async_read_some(
       buffer_.prepare(kReadSize),
       [self = shared_from_this()](const beast::error_code& ec, size_t n) {
         self->watching_ = false;
@@ -499,41 +644,46 @@ net::awaitable<void> Session::StopWatch() {
   if (!watching_) co_return;
   watch_stop_ = true;
   beast::error_code ec;
-  stream_.socket().cancel(ec);
+  socket_.cancel(ec);
   watch_done_.expires_at(net::steady_timer::time_point::max());
   co_await watch_done_.async_wait(kNoThrow);
 }
 
 }  // namespace
 
-void HttpServer::State::Register(const std::shared_ptr<Session>& session) {
-  std::lock_guard<std::mutex> lock(mu);
-  sessions.emplace(session.get(), session);
-}
-
-void HttpServer::State::Unregister(Session* session) {
-  std::lock_guard<std::mutex> lock(mu);
-  sessions.erase(session);
+void HttpServer::State::Worker::ForEachSession(void (Session::*fn)()) {
+  // `fn` may end a session, which then leaves `sessions`.
+  std::vector<std::shared_ptr<Session>> live;
+  live.reserve(sessions.size());
+  for (Session* s : sessions) live.push_back(s->shared_from_this());
+  for (auto& s : live) ((*s).*fn)();
 }
 
 void HttpServer::State::ForEachSession(void (Session::*fn)()) {
-  std::vector<std::shared_ptr<Session>> live;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    for (auto& [ptr, weak] : sessions) {
-      if (auto s = weak.lock()) live.push_back(std::move(s));
-    }
+  for (const auto& worker : workers) {
+    net::post(worker->ioc, [w = worker.get(), fn] { w->ForEachSession(fn); });
   }
-  for (auto& s : live) {
-    net::post(s->executor(), [s, fn] { ((*s).*fn)(); });
+}
+
+net::awaitable<void> HttpServer::State::Sweep(Worker* worker) {
+  std::vector<std::shared_ptr<Session>> expired;
+  while (!worker->drained) {
+    worker->sweeper.expires_after(sweep_interval);
+    co_await worker->sweeper.async_wait(kNoThrow);
+    const Clock::time_point now = Clock::now();
+    for (Session* s : worker->sessions) {
+      if (s->deadline() <= now) expired.push_back(s->shared_from_this());
+    }
+    for (auto& s : expired) s->TimeOut();
+    expired.clear();
   }
 }
 
 net::awaitable<void> HttpServer::State::Listen() {
   for (;;) {
-    net::any_io_executor ex =
-        options.threads > 1 ? net::any_io_executor(net::make_strand(ioc)) : ioc.get_executor();
-    auto [ec, socket] = co_await acceptor.async_accept(ex, kNoThrow);
+    Worker* worker = workers[next_worker].get();
+    next_worker = (next_worker + 1) % workers.size();
+    auto [ec, socket] = co_await acceptor.async_accept(worker->ioc, kNoThrow);
     if (stopping.load() || ec == net::error::operation_aborted) break;
     if (ec) {
       // Out of file descriptors and the like: back off instead of spinning.
@@ -552,8 +702,7 @@ net::awaitable<void> HttpServer::State::Listen() {
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     open.fetch_add(1);
-    auto session = std::make_shared<Session>(this, std::move(socket));
-    Register(session);
+    auto session = std::make_shared<Session>(this, worker, std::move(socket));
     net::co_spawn(session->executor(), session->Run(session), [](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -574,6 +723,13 @@ net::awaitable<void> HttpServer::State::Drain() {
     co_await drain_timer.async_wait(kNoThrow);
   }
   if (open.load() > 0) ForEachSession(&Session::ForceClose);
+  // Each thread then exits once its last session has ended.
+  for (const auto& worker : workers) {
+    net::post(worker->ioc, [w = worker.get()] {
+      w->drained = true;
+      w->sweeper.cancel();
+    });
+  }
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options,
@@ -585,7 +741,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOption
   if (!ec) {
     endpoint = tcp::endpoint(address, options.port);
   } else {
-    tcp::resolver resolver(state->ioc);
+    tcp::resolver resolver(state->control());
     auto results = resolver.resolve(options.host, std::to_string(options.port), ec);
     if (ec || results.empty()) {
       return absl::InvalidArgumentError(
@@ -607,14 +763,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOption
   }
   uint16_t port = acceptor.local_endpoint(ec).port();
 
-  net::co_spawn(state->control, state->Listen(), net::detached);
+  net::co_spawn(state->control(), state->Listen(), net::detached);
   {
     std::lock_guard<std::mutex> lock(state->threads_mu);
-    for (int i = 0; i < std::max(1, options.threads); ++i) {
-      state->threads.emplace_back([s = state.get()] {
+    for (const auto& worker : state->workers) {
+      net::co_spawn(worker->ioc, state->Sweep(worker.get()), net::detached);
+      state->threads.emplace_back([w = worker.get()] {
         for (;;) {
           try {
-            s->ioc.run();
+            w->ioc.run();
             return;
           } catch (const std::exception& e) {
             spdlog::error("io thread: uncaught exception: {}", e.what());
@@ -638,10 +795,10 @@ HttpServer::~HttpServer() {
 void HttpServer::Stop() {
   if (state_->stopping.exchange(true)) return;
   State* s = state_.get();
-  net::post(s->control, [s] {
+  net::post(s->control(), [s] {
     beast::error_code ignored;
     s->acceptor.close(ignored);
-    net::co_spawn(s->control, s->Drain(), net::detached);
+    net::co_spawn(s->control(), s->Drain(), net::detached);
   });
   s->ForEachSession(&Session::BeginStop);
 }

@@ -17,12 +17,17 @@ struct ServerOptions {
   // back with HttpServer::port()).
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
-  // Threads running the one io_context. One is usually fastest on a small machine.
+  // Threads serving HTTP, each with its own io_context; accepted connections are
+  // spread over them in turn and each stays on its thread. One is usually fastest on a
+  // small machine.
   int threads = 1;
   // Largest request body; a larger one is answered 413 without being read into memory.
   size_t max_body_bytes = 8 * 1024 * 1024;
   // Largest request line + headers; larger is answered 431.
   size_t max_header_bytes = 16 * 1024;
+  // The three timeouts below fire late by up to a quarter of the shortest of them,
+  // bounded to 10..250 ms.
+  //
   // Time allowed to receive one request's headers and body, from its first byte.
   std::chrono::milliseconds read_timeout = std::chrono::seconds(30);
   // Time allowed for each response write (each chunk when streaming).
@@ -50,8 +55,10 @@ struct ServerStats {
 
 // An HTTP/1.1 server: a listener accepts connections and hands each to a session that
 // reads requests (keep-alive, pipelining), passes them to the Router and writes the
-// answers. All I/O runs on one io_context served by `threads` threads; each connection
-// is serialized on its own strand, so a handler never runs concurrently with itself.
+// answers. Each of the `threads` threads runs its own io_context, and a connection, its
+// handlers included, runs on one of them only: a handler never runs concurrently with
+// itself, nor with the other handlers of its thread, and one that blocks stalls the
+// connections of its thread.
 //
 // Thread safety: all methods are safe from any thread, except that Wait() and the
 // destructor must not be called from a server thread (a handler).

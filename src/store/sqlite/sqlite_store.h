@@ -10,9 +10,10 @@
 //
 // Ledger write path, journal mode (file databases, SqliteOptions::journal): Append
 // queues; the journal thread takes everything queued, refuses duplicates (against the
-// journaled-but-unapplied entries in memory and against SQLite), writes the rest to the
-// journal in one write (plus fdatasync), moves them to `unapplied_` and acknowledges
-// them; the applier thread applies `unapplied_` to SQLite in large transactions that
+// journaled-but-unapplied entries in memory, summaries of what is recorded, and SQLite),
+// writes the rest to the journal in one write plus fdatasync, moves them to `unapplied_`
+// and acknowledges them (without fsync_each_commit, Append does this itself for its one
+// entry); the applier thread applies `unapplied_` to SQLite in large transactions that
 // also record the last applied sequence number. Ledger reads wait for the applier to
 // pass every entry journaled before they started (WaitApplied). Without the journal
 // (":memory:", or journal = false) the writer thread commits each batch to SQLite and
@@ -35,6 +36,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "store/sqlite/journal.h"
+#include "store/sqlite/key_filter.h"
 #include "store/sqlite/sqlite_db.h"
 #include "tollgate/store.h"
 
@@ -72,6 +74,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<PolicyRecord>> ListPolicies() override;
 
   void Append(LedgerEntry entry, std::function<void(absl::Status)> done) override;
+  void AppendAll(std::vector<Appending> entries) override;
   absl::StatusOr<std::optional<UsageEvent>> FindEventByIdempotencyKey(
       std::string_view tenant_id, std::string_view idempotency_key) override;
   absl::StatusOr<EventPage> ListEvents(const EventFilter& filter) override;
@@ -91,10 +94,7 @@ class SqliteStore final : public Store {
   uint64_t AppliedSeqForTesting();
 
  private:
-  struct Pending {
-    LedgerEntry entry;
-    std::function<void(absl::Status)> done;
-  };
+  using Pending = Appending;
   // Statements of the write path, prepared once.
   struct WriteStatements {
     Stmt begin, commit, savepoint, release, rollback_to;
@@ -125,7 +125,13 @@ class SqliteStore final : public Store {
   // Waits for queued entries and moves up to max_batch of them (after max_batch_delay,
   // unless the batch is full) into `batch`. False once stopping with nothing queued.
   bool TakeBatch(std::vector<Pending>& batch) ABSL_LOCKS_EXCLUDED(queue_mu_);
-  void JournalBatch(std::vector<Pending>& batch);
+  // Journals `batch` (duplicates refused, the rest written in one write) and runs each
+  // `done` after journal_mu_ is released. Called by the journal thread, and by Append
+  // itself when the journal is not fsynced.
+  void JournalBatch(std::vector<Pending>& batch) ABSL_LOCKS_EXCLUDED(journal_mu_);
+  // JournalBatch's work: results[i] is the answer for batch[i].
+  void JournalLocked(std::vector<Pending>& batch, std::vector<absl::Status>& results)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(journal_mu_);
   void ApplierLoop();
   // Applies `entries` (seq ascending) in one transaction that also records the last seq.
   // An entry whose event is already present (same event_id, or same idempotency key) is
@@ -135,9 +141,13 @@ class SqliteStore final : public Store {
   // applied. Unavailable when an apply fails meanwhile. OK at once without a journal.
   absl::Status WaitApplied();
   // Whether (tenant_id, idempotency_key) or event_id is recorded, in memory or in
-  // SQLite. REQUIRES: pending_mu_ and read_mu_ held, a read transaction open on reader_.
-  absl::StatusOr<bool> IsRecorded(const UsageEvent& e)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_, read_mu_);
+  // SQLite. SQLite is read only when the in-memory summaries (recorded_keys_,
+  // max_event_id_) cannot rule the entry out; the first such read locks read_mu_ and
+  // opens a read transaction on reader_ (*in_txn), which the caller ends and unlocks.
+  absl::StatusOr<bool> IsRecorded(const UsageEvent& e, bool* in_txn)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
+  // Fills recorded_keys_ and max_event_id_ from SQLite. Runs before any thread.
+  absl::Status LoadRecordedSummary();
   absl::StatusOr<std::optional<UsageEvent>> FindEventInSqlite(std::string_view tenant_id,
                                                              std::string_view idempotency_key);
   static std::string PendingKey(std::string_view tenant_id, std::string_view idempotency_key);
@@ -188,10 +198,11 @@ class SqliteStore final : public Store {
   // --- Journal mode. journaled_ is set once in Init.
   bool journaled_ = false;
   JournalLock journal_lock_;
-  // Owned by the journal thread after Init.
-  JournalFile journal_;
-  uint64_t journal_generation_ = 0;
-  uint64_t next_seq_ = 1;
+  // The journal file and its numbering, written by JournalBatch.
+  absl::Mutex journal_mu_ ABSL_ACQUIRED_BEFORE(pending_mu_);
+  JournalFile journal_ ABSL_GUARDED_BY(journal_mu_);
+  uint64_t journal_generation_ ABSL_GUARDED_BY(journal_mu_) = 0;
+  uint64_t next_seq_ ABSL_GUARDED_BY(journal_mu_) = 1;
   Stmt find_key_ ABSL_GUARDED_BY(read_mu_);
   Stmt find_id_ ABSL_GUARDED_BY(read_mu_);
   Stmt set_applied_ ABSL_GUARDED_BY(write_mu_);
@@ -201,6 +212,11 @@ class SqliteStore final : public Store {
   // PendingKey(tenant, idempotency key) and event_id of every entry in unapplied_.
   absl::flat_hash_map<std::string, const UsageEvent*> pending_keys_ ABSL_GUARDED_BY(pending_mu_);
   absl::flat_hash_set<std::string_view> pending_ids_ ABSL_GUARDED_BY(pending_mu_);
+  // Summaries of everything recorded (in SQLite or journaled): every PendingKey, and the
+  // greatest event_id. A key the filter rules out, or an id above the greatest, is new
+  // without a database read.
+  KeyFilter recorded_keys_ ABSL_GUARDED_BY(pending_mu_);
+  std::string max_event_id_ ABSL_GUARDED_BY(pending_mu_);
   std::vector<SealedJournal> sealed_ ABSL_GUARDED_BY(pending_mu_);
   uint64_t journaled_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;
   uint64_t applied_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;

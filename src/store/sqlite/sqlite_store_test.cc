@@ -470,6 +470,31 @@ TEST_F(SqliteStoreTest, DuplicatesAreRefusedAcrossTheJournalAndSqlite) {
             absl::StatusCode::kAlreadyExists);
 }
 
+TEST_F(SqliteStoreTest, DuplicatesAreRefusedAfterReopen) {
+  std::string old_id;
+  {
+    std::unique_ptr<Store> store = Open();
+    for (int i = 0; i < 50; ++i) {
+      LedgerEntry e = MakeEntry("acme", absl::StrCat("k", i), 1, kT0);
+      if (i == 10) old_id = e.event.event_id;
+      ASSERT_TRUE(store->AppendSync(std::move(e)).ok());
+    }
+  }
+  // The reopened store knows the keys and ids only from SQLite.
+  std::unique_ptr<Store> store = Open();
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(store->AppendSync(MakeEntry("acme", absl::StrCat("k", i), 99, kT0)).code(),
+              absl::StatusCode::kAlreadyExists)
+        << i;
+  }
+  LedgerEntry same_id = MakeEntry("acme", "fresh", 99, kT0);
+  same_id.event.event_id = old_id;  // below the newest id recorded
+  EXPECT_EQ(store->AppendSync(std::move(same_id)).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(store->AppendSync(MakeEntry("other", "k1", 1, kT0)).ok());  // key of another tenant
+  EXPECT_TRUE(store->AppendSync(MakeEntry("acme", "k50", 1, kT0)).ok());
+  EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 52);
+}
+
 TEST_F(SqliteStoreTest, LedgerReadsSeeEveryAcknowledgedEntryAtOnce) {
   SqliteOptions options;
   options.apply_delay = absl::Seconds(30);  // the barrier, not the timer, applies them

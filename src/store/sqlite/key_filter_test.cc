@@ -1,0 +1,42 @@
+#include "store/sqlite/key_filter.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace tollgate::store {
+namespace {
+
+TEST(KeyFilterTest, EmptyFilterContainsNothing) {
+  KeyFilter filter;
+  EXPECT_FALSE(filter.MayContain(""));
+  EXPECT_FALSE(filter.MayContain("tenant\0key"));
+  EXPECT_EQ(filter.size(), 0u);
+}
+
+TEST(KeyFilterTest, EveryAddedKeyIsFoundAcrossGrowth) {
+  KeyFilter filter(1024);
+  const size_t initial = filter.memory_bytes();
+  for (int i = 0; i < 100000; ++i) filter.Add(absl::StrCat("t", i % 7, std::string(1, '\0'), i));
+  EXPECT_EQ(filter.size(), 100000u);
+  EXPECT_GT(filter.memory_bytes(), initial);  // it grew
+  for (int i = 0; i < 100000; ++i) {
+    ASSERT_TRUE(filter.MayContain(absl::StrCat("t", i % 7, std::string(1, '\0'), i))) << i;
+  }
+}
+
+TEST(KeyFilterTest, FalsePositivesAreRareAndMemoryIsSmall) {
+  KeyFilter filter(200000);
+  for (int i = 0; i < 200000; ++i) filter.Add(absl::StrCat("key-", i));
+  int false_positives = 0;
+  for (int i = 0; i < 200000; ++i) {
+    if (filter.MayContain(absl::StrCat("other-", i))) ++false_positives;
+  }
+  EXPECT_LT(false_positives, 200000 * 3 / 100);  // ~1–2% expected
+  EXPECT_LE(filter.memory_bytes(), 200000u * 2);  // 10 bits per key, rounded up
+}
+
+}  // namespace
+}  // namespace tollgate::store
