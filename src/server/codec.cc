@@ -70,30 +70,60 @@ json::object ToJson(const Limit& l) {
   return o;
 }
 
-json::object ToJson(const LimitStatus& s, json::storage_ptr sp) {
-  json::object o(sp);
-  o.reserve(15);
-  o["id"] = s.limit.id;
-  o["scope"] = ToJson(s.limit.scope, sp);
-  o["subject"] = s.subject;
-  o["metric"] = ToString(s.limit.metric);
-  o["window"] = ToJson(s.limit.window, sp);
-  o["limit"] = LimitAmountToJson(s.limit.metric, s.limit.limit, sp);
-  o["used"] = LimitAmountToJson(s.limit.metric, s.used, sp);
-  o["reserved"] = LimitAmountToJson(s.limit.metric, s.reserved, sp);
-  o["remaining"] = LimitAmountToJson(s.limit.metric, s.remaining, sp);
-  o["window_start"] = Rfc3339(s.window_start);
-  o["resets_at"] = Rfc3339(s.resets_at);
-  o["action"] = ToString(s.limit.action);
-  o["mode"] = ToString(s.mode);
-  return o;
+namespace {
+
+void WriteAmount(JsonWriter& w, Metric m, int64_t amount) {
+  if (m == Metric::kCostUsd) {
+    w.Double(core::UsdToDouble(amount));
+  } else {
+    w.Int(amount);
+  }
 }
 
-json::array ToJson(const std::vector<LimitStatus>& limits, json::storage_ptr sp) {
-  json::array a(sp);
-  a.reserve(limits.size());
-  for (const auto& s : limits) a.push_back(ToJson(s, sp));
-  return a;
+}  // namespace
+
+// The same fields, in the same order, as ToJson(Scope) and ToJson(Window) write in a
+// limit (codec_test checks that they agree).
+void WriteJson(JsonWriter& w, const LimitStatus& s) {
+  const Limit& l = s.limit;
+  w.BeginObject().Key("id").String(l.id);
+  w.Key("scope").BeginObject().Key("level").String(ToString(l.scope.level));
+  if (l.scope.level != Level::kGlobal) w.Key("tenant_id").String(l.scope.tenant_id);
+  if (l.scope.level != Level::kGlobal && l.scope.level != Level::kTenant)
+    w.Key("subject_id").String(l.scope.subject_id);
+  w.EndObject();
+  w.Key("subject").String(s.subject).Key("metric").String(ToString(l.metric));
+  w.Key("window")
+      .BeginObject()
+      .Key("unit").String(ToString(l.window.unit))
+      .Key("size").Int(l.window.size)
+      .Key("kind").String(ToString(l.window.kind))
+      .EndObject();
+  w.Key("limit");
+  WriteAmount(w, l.metric, l.limit);
+  w.Key("used");
+  WriteAmount(w, l.metric, s.used);
+  w.Key("reserved");
+  WriteAmount(w, l.metric, s.reserved);
+  w.Key("remaining");
+  WriteAmount(w, l.metric, s.remaining);
+  w.Key("window_start").String(Rfc3339(s.window_start));
+  w.Key("resets_at").String(Rfc3339(s.resets_at));
+  w.Key("action").String(ToString(l.action)).Key("mode").String(ToString(s.mode));
+  w.EndObject();
+}
+
+void WriteJson(JsonWriter& w, const std::vector<LimitStatus>& limits) {
+  w.BeginArray();
+  for (const LimitStatus& s : limits) WriteJson(w, s);
+  w.EndArray();
+}
+
+json::array ToJson(const std::vector<LimitStatus>& limits) {
+  std::string text;
+  JsonWriter w(&text);
+  WriteJson(w, limits);
+  return json::parse(text).as_array();
 }
 
 json::object ToJson(const Tenant& t) {

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "absl/status/statusor.h"
+#include "server/common/json_util.h"
 #include "tollgate/engine.h"
 #include "tollgate/types.h"
 
@@ -19,8 +20,11 @@ std::string Rfc3339(absl::Time t);  // RFC 3339, UTC, seconds precision
 boost::json::object ToJson(const Scope& s, boost::json::storage_ptr sp = {});
 boost::json::object ToJson(const Window& w, boost::json::storage_ptr sp = {});
 boost::json::object ToJson(const Limit& l);
-boost::json::object ToJson(const LimitStatus& s, boost::json::storage_ptr sp = {});
-boost::json::array ToJson(const std::vector<LimitStatus>& limits, boost::json::storage_ptr sp = {});
+// A limit's state for one subject ("limits" of the check, report and status answers),
+// written straight into the answer's text; ToJson is the same as a value.
+void WriteJson(JsonWriter& w, const LimitStatus& s);
+void WriteJson(JsonWriter& w, const std::vector<LimitStatus>& limits);
+boost::json::array ToJson(const std::vector<LimitStatus>& limits);
 boost::json::object ToJson(const Tenant& t);
 boost::json::object ToJson(const ApiKey& k);  // never the hash
 boost::json::object ToJson(const Usage& u);

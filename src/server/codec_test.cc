@@ -15,6 +15,29 @@ TEST(CodecTest, Rfc3339IsUtcWithSeconds) {
   EXPECT_EQ(Rfc3339(absl::FromUnixMillis(1'700'000'000'999)), "2023-11-14T22:13:20Z");
 }
 
+TEST(CodecTest, LimitStatusSpeaksLikeTheLimitItCounts) {
+  for (Level level : {Level::kGlobal, Level::kTenant, Level::kUser}) {
+    LimitStatus s;
+    s.limit.id = "lim_1";
+    s.limit.scope = Scope{level, level == Level::kGlobal ? "" : "acme",
+                          level == Level::kUser ? "*" : ""};
+    s.limit.metric = Metric::kCostUsd;
+    s.limit.window = Window{WindowUnit::kDay, 1, WindowKind::kCalendar};
+    s.limit.limit = 2'500'000'000;  // $2.50 in nanodollars
+    s.subject = "alice";
+    s.used = 1'000'000'000;
+    s.remaining = 1'500'000'000;
+    json::array a = ToJson(std::vector<LimitStatus>{s});
+    ASSERT_EQ(a.size(), 1u);
+    const json::object& o = a[0].as_object();
+    EXPECT_EQ(json::value(o.at("scope")), json::value(ToJson(s.limit.scope)));
+    EXPECT_EQ(json::value(o.at("window")), json::value(ToJson(s.limit.window)));
+    EXPECT_EQ(o.at("limit"), LimitAmountToJson(Metric::kCostUsd, s.limit.limit));
+    EXPECT_EQ(o.at("used").to_number<double>(), 1.0);  // written "1"
+    EXPECT_EQ(o.at("subject").as_string(), "alice");
+  }
+}
+
 TEST(CodecTest, LimitDefaultsFollowTheWindowUnit) {
   absl::StatusOr<Limit> minute = LimitFromJson(json::parse(
       R"({"scope":{"level":"tenant"},"metric":"requests","window":{"unit":"minute"},"limit":60})"));

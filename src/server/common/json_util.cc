@@ -108,6 +108,83 @@ void AppendJson(const json::value& v, std::string& out) {
 
 }  // namespace
 
+void JsonWriter::Separate() {
+  if (need_comma_) out_->push_back(',');
+}
+
+JsonWriter& JsonWriter::BeginObject() {
+  Separate();
+  out_->push_back('{');
+  need_comma_ = false;
+  return *this;
+}
+
+JsonWriter& JsonWriter::EndObject() {
+  out_->push_back('}');
+  need_comma_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::BeginArray() {
+  Separate();
+  out_->push_back('[');
+  need_comma_ = false;
+  return *this;
+}
+
+JsonWriter& JsonWriter::EndArray() {
+  out_->push_back(']');
+  need_comma_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::Key(std::string_view key) {
+  Separate();
+  AppendJsonString(json::string_view(key.data(), key.size()), *out_);
+  out_->push_back(':');
+  need_comma_ = false;
+  return *this;
+}
+
+JsonWriter& JsonWriter::String(std::string_view value) {
+  Separate();
+  AppendJsonString(json::string_view(value.data(), value.size()), *out_);
+  need_comma_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::Int(int64_t value) {
+  Separate();
+  char buf[24];
+  std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, value);
+  out_->append(buf, r.ptr);
+  need_comma_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::Double(double value) { return Value(json::value(value)); }
+
+JsonWriter& JsonWriter::Bool(bool value) {
+  Separate();
+  *out_ += value ? "true" : "false";
+  need_comma_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::Null() {
+  Separate();
+  *out_ += "null";
+  need_comma_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::Value(const json::value& value) {
+  Separate();
+  AppendJson(value, *out_);
+  need_comma_ = true;
+  return *this;
+}
+
 std::string SerializeJson(const json::value& value) {
   std::string out;
   out.reserve(256);

@@ -19,6 +19,37 @@ namespace tollgate::server {
 // Doubles are the shortest text that reads back as the same value.
 std::string SerializeJson(const boost::json::value& value);
 
+// Writes JSON text straight into a string, for the answers on the request path, where
+// building a boost::json::value first costs more than the writing. Output is what
+// SerializeJson writes for the same value. The caller writes a well-formed sequence:
+// Begin/End balanced, and inside an object a Key before every value.
+//
+//   std::string body;
+//   JsonWriter w(&body);
+//   w.BeginObject().Key("allowed").Bool(true).Key("limits").BeginArray().EndArray().EndObject();
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string* out) : out_(out) {}
+
+  JsonWriter& BeginObject();
+  JsonWriter& EndObject();
+  JsonWriter& BeginArray();
+  JsonWriter& EndArray();
+  JsonWriter& Key(std::string_view key);
+  JsonWriter& String(std::string_view value);
+  JsonWriter& Int(int64_t value);
+  JsonWriter& Double(double value);  // non-finite: null
+  JsonWriter& Bool(bool value);
+  JsonWriter& Null();
+  JsonWriter& Value(const boost::json::value& value);  // any value, as SerializeJson
+
+ private:
+  void Separate();
+
+  std::string* out_;
+  bool need_comma_ = false;
+};
+
 // Deepest nesting of arrays and objects accepted in a request body.
 inline constexpr int kMaxJsonDepth = 32;
 

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 
 namespace tollgate::server {
@@ -148,6 +149,42 @@ TEST(SerializeJsonTest, WritesDoublesInPlainDecimal) {
   EXPECT_EQ(SerializeJson(v), R"({"a":0.0075,"b":[250,0,-1.5],"c":"x\"y","d":7,"e":null})");
   EXPECT_EQ(SerializeJson(boost::json::value(1e-9)), "0.000000001");
   EXPECT_EQ(boost::json::parse(SerializeJson(boost::json::value(0.1))).as_double(), 0.1);
+}
+
+}  // namespace
+}  // namespace tollgate::server
+
+namespace tollgate::server {
+namespace {
+
+TEST(JsonWriterTest, WritesWhatSerializeJsonWritesForTheSameValue) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject()
+      .Key("id").String("lim_1")
+      .Key("quote\"and\\slash\n").String("tab\there")
+      .Key("n").Int(-9223372036854775807LL - 1)
+      .Key("usd").Double(0.0075)
+      .Key("inf").Double(std::numeric_limits<double>::infinity())
+      .Key("ok").Bool(true)
+      .Key("none").Null()
+      .Key("empty").BeginArray().EndArray()
+      .Key("list").BeginArray().Int(1).BeginObject().Key("a").Bool(false).EndObject().String("x").EndArray()
+      .Key("raw").Value(boost::json::value{{"k", 250.0}})
+      .EndObject();
+  boost::json::object o;
+  o["id"] = "lim_1";
+  o["quote\"and\\slash\n"] = "tab\there";
+  o["n"] = -9223372036854775807LL - 1;
+  o["usd"] = 0.0075;
+  o["inf"] = nullptr;
+  o["ok"] = true;
+  o["none"] = nullptr;
+  o["empty"] = boost::json::array();
+  o["list"] = boost::json::array{1, boost::json::object{{"a", false}}, "x"};
+  o["raw"] = boost::json::object{{"k", 250.0}};
+  EXPECT_EQ(out, SerializeJson(o));
+  EXPECT_TRUE(ParseJson(out).ok());
 }
 
 }  // namespace

@@ -79,28 +79,42 @@ absl::StatusOr<tokenizer::TokenCount> CountInput(const json::object& body, std::
   return count;
 }
 
-json::object CheckJson(const CheckAnswer& a, json::storage_ptr sp) {
+// The check answer, written into *out; `counted` when the input was counted here.
+void WriteCheckAnswer(const CheckAnswer& a, const std::optional<tokenizer::TokenCount>& counted,
+                      std::string* out) {
   const CheckResult& r = a.result;
-  json::object o(sp);
-  o["allowed"] = r.allowed;
-  o["decision"] = ToString(r.decision);
-  o["model"] = a.model;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("allowed").Bool(r.allowed);
+  w.Key("decision").String(ToString(r.decision));
+  w.Key("model").String(a.model);
   if (a.policy_applied) {
-    o["provider"] = a.provider;
-    if (!a.downgraded_from.empty()) o["downgraded_from"] = a.downgraded_from;
-    if (!a.code.empty()) o["code"] = a.code;
-    o["max_output_tokens"] =
-        a.max_output_tokens ? json::value(*a.max_output_tokens) : json::value(nullptr);
-    o["temperature"] = a.temperature ? json::value(*a.temperature) : json::value(nullptr);
+    w.Key("provider").String(a.provider);
+    if (!a.downgraded_from.empty()) w.Key("downgraded_from").String(a.downgraded_from);
+    if (!a.code.empty()) w.Key("code").String(a.code);
+    w.Key("max_output_tokens");
+    a.max_output_tokens ? w.Int(*a.max_output_tokens) : w.Null();
+    w.Key("temperature");
+    a.temperature ? w.Double(*a.temperature) : w.Null();
   }
-  o["reservation_id"] = r.reservation_id.empty() ? json::value(nullptr) : json::value(r.reservation_id);
-  o["expires_at"] = r.reservation_id.empty() ? json::value(nullptr) : json::value(Rfc3339(r.expires_at));
-  o["limits"] = ToJson(r.limits, sp);
-  if (!r.reason.empty()) o["reason"] = r.reason;
-  if (r.retry_after)
-    o["retry_after_s"] = std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*r.retry_after, absl::Seconds(1))));
-  if (r.blocking) o["blocking_limit_id"] = r.blocking->limit.id;
-  return o;
+  w.Key("reservation_id");
+  r.reservation_id.empty() ? w.Null() : w.String(r.reservation_id);
+  w.Key("expires_at");
+  r.reservation_id.empty() ? w.Null() : w.String(Rfc3339(r.expires_at));
+  w.Key("limits");
+  WriteJson(w, r.limits);
+  if (!r.reason.empty()) w.Key("reason").String(r.reason);
+  if (r.retry_after) {
+    w.Key("retry_after_s")
+        .Int(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*r.retry_after, absl::Seconds(1)))));
+  }
+  if (r.blocking) w.Key("blocking_limit_id").String(r.blocking->limit.id);
+  if (counted) {
+    w.Key("input_tokens").Int(counted->tokens);
+    w.Key("encoding").String(counted->encoding);
+    w.Key("estimated").Bool(counted->estimated);
+  }
+  w.EndObject();
 }
 
 // An authenticated agent-API call: the caller (with the tenant it acts on: its own, or
@@ -157,15 +171,10 @@ awaitable<Response> Check(RequestContext& ctx, Metering* m) {
   absl::StatusOr<std::optional<double>> temperature = f.Double("temperature");
   if (!temperature.ok()) co_return ErrorResponse(temperature.status());
   req.temperature = *temperature;
-  unsigned char buffer[8192];
-  json::monotonic_resource mr(buffer, sizeof buffer);
-  json::object answer = CheckJson(m->Check(req), &mr);
-  if (counted) {
-    answer["input_tokens"] = counted->tokens;
-    answer["encoding"] = counted->encoding;
-    answer["estimated"] = counted->estimated;
-  }
-  co_return Ok(answer);
+  std::string answer;
+  answer.reserve(1024);
+  WriteCheckAnswer(m->Check(req), counted, &answer);
+  co_return JsonResponse(http::status::ok, std::move(answer));
 }
 
 awaitable<Response> Report(RequestContext& ctx, Metering* m) {
@@ -218,15 +227,18 @@ awaitable<Response> Report(RequestContext& ctx, Metering* m) {
   absl::StatusOr<ReportAnswer> answer =
       co_await AwaitCallback<absl::StatusOr<ReportAnswer>>(std::move(start));
   if (!answer.ok()) co_return ErrorResponse(answer.status());
-  unsigned char buffer[8192];
-  json::monotonic_resource mr(buffer, sizeof buffer);
-  json::object o(&mr);
-  o["event_id"] = answer->event.event_id;
-  o["cost_usd"] = core::UsdToDouble(answer->event.cost.Total());
-  o["duplicate"] = answer->duplicate;
   charged.model = answer->event.model_used;
-  o["limits"] = ToJson(m->Status(charged), &mr);
-  co_return Ok(o);
+  std::string out;
+  out.reserve(1024);
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("event_id").String(answer->event.event_id);
+  w.Key("cost_usd").Double(core::UsdToDouble(answer->event.cost.Total()));
+  w.Key("duplicate").Bool(answer->duplicate);
+  w.Key("limits");
+  WriteJson(w, m->Status(charged));
+  w.EndObject();
+  co_return JsonResponse(http::status::ok, std::move(out));
 }
 
 awaitable<Response> Release(RequestContext& ctx, Metering* m) {
