@@ -1,5 +1,7 @@
 #include "server/http/server.h"
 
+#include <pthread.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -766,9 +768,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOption
   net::co_spawn(state->control(), state->Listen(), net::detached);
   {
     std::lock_guard<std::mutex> lock(state->threads_mu);
-    for (const auto& worker : state->workers) {
-      net::co_spawn(worker->ioc, state->Sweep(worker.get()), net::detached);
-      state->threads.emplace_back([w = worker.get()] {
+    for (size_t i = 0; i < state->workers.size(); ++i) {
+      State::Worker* const worker = state->workers[i].get();
+      net::co_spawn(worker->ioc, state->Sweep(worker), net::detached);
+      state->threads.emplace_back([w = worker, name = absl::StrCat("tollgate-http-", i)] {
+        pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());  // for top -H, perf
         for (;;) {
           try {
             w->ioc.run();
