@@ -819,6 +819,14 @@ absl::Status SqliteStore::InsertEvent(const UsageEvent& e) {
 
 // --- Ledger: journal and applier.
 
+std::string SqliteStore::IdKey(std::string_view event_id) {
+  std::string key;
+  key.reserve(1 + event_id.size());
+  key.push_back('\0');  // no PendingKey starts with NUL: tenant ids are never empty
+  key.append(event_id);
+  return key;
+}
+
 std::string SqliteStore::PendingKey(std::string_view tenant_id,
                                     std::string_view idempotency_key) {
   std::string key;
@@ -861,8 +869,10 @@ absl::StatusOr<bool> SqliteStore::IsRecorded(const UsageEvent& e, bool* in_txn) 
       if (!row.ok() || *row) return row;
     }
   }
-  if (e.event_id > max_event_id_) return false;
   if (pending_ids_.contains(std::string_view(e.event_id))) return true;
+  // Above every id in SQLite at open, an id is there only if journaled since, which the
+  // filter would know.
+  if (e.event_id > max_id_at_open_ && !recorded_keys_.MayContain(IdKey(e.event_id))) return false;
   if (absl::Status s = open_txn(); !s.ok()) return s;
   find_id_.Bind(e.event_id);
   absl::StatusOr<bool> row = find_id_.Step();
@@ -894,7 +904,7 @@ absl::Status SqliteStore::LoadRecordedSummary() {
   if (!max_id.ok()) return max_id.status();
   absl::StatusOr<bool> row = max_id->Step();
   if (!row.ok()) return row.status();
-  max_event_id_ = *row ? std::string(max_id->Text(0)) : std::string();
+  max_id_at_open_ = *row ? std::string(max_id->Text(0)) : std::string();
   return absl::OkStatus();
 }
 
@@ -977,7 +987,7 @@ void SqliteStore::JournalLocked(std::vector<Pending>& batch, std::vector<absl::S
         unapplied_.push_back(Journaled{first_seq + k, std::move(batch[accepted[k]].entry)});
         const UsageEvent& e = unapplied_.back().entry.event;
         pending_ids_.insert(std::string_view(e.event_id));
-        if (e.event_id > max_event_id_) max_event_id_ = e.event_id;
+        recorded_keys_.Add(IdKey(e.event_id));
         if (!e.idempotency_key.empty()) {
           std::string key = PendingKey(e.tenant_id, e.idempotency_key);
           recorded_keys_.Add(key);

@@ -142,15 +142,17 @@ class SqliteStore final : public Store {
   absl::Status WaitApplied();
   // Whether (tenant_id, idempotency_key) or event_id is recorded, in memory or in
   // SQLite. SQLite is read only when the in-memory summaries (recorded_keys_,
-  // max_event_id_) cannot rule the entry out; the first such read locks read_mu_ and
+  // max_id_at_open_) cannot rule the entry out; the first such read locks read_mu_ and
   // opens a read transaction on reader_ (*in_txn), which the caller ends and unlocks.
   absl::StatusOr<bool> IsRecorded(const UsageEvent& e, bool* in_txn)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
-  // Fills recorded_keys_ and max_event_id_ from SQLite. Runs before any thread.
+  // Fills recorded_keys_ and max_id_at_open_ from SQLite. Runs before any thread.
   absl::Status LoadRecordedSummary();
   absl::StatusOr<std::optional<UsageEvent>> FindEventInSqlite(std::string_view tenant_id,
                                                              std::string_view idempotency_key);
   static std::string PendingKey(std::string_view tenant_id, std::string_view idempotency_key);
+  // recorded_keys_'s entry for an event id.
+  static std::string IdKey(std::string_view event_id);
 
   bool ApplierHasWork() const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
   bool ApplyBatchReady() const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
@@ -212,11 +214,12 @@ class SqliteStore final : public Store {
   // PendingKey(tenant, idempotency key) and event_id of every entry in unapplied_.
   absl::flat_hash_map<std::string, const UsageEvent*> pending_keys_ ABSL_GUARDED_BY(pending_mu_);
   absl::flat_hash_set<std::string_view> pending_ids_ ABSL_GUARDED_BY(pending_mu_);
-  // Summaries of everything recorded (in SQLite or journaled): every PendingKey, and the
-  // greatest event_id. A key the filter rules out, or an id above the greatest, is new
-  // without a database read.
+  // Summaries of everything recorded (in SQLite or journaled): a filter of every
+  // PendingKey and of the IdKey of every event journaled since open, and the greatest
+  // event_id in SQLite at open. A key the filter rules out, or an id above that greatest
+  // one that the filter rules out, is new without a database read.
   KeyFilter recorded_keys_ ABSL_GUARDED_BY(pending_mu_);
-  std::string max_event_id_ ABSL_GUARDED_BY(pending_mu_);
+  std::string max_id_at_open_ ABSL_GUARDED_BY(pending_mu_);
   std::vector<SealedJournal> sealed_ ABSL_GUARDED_BY(pending_mu_);
   uint64_t journaled_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;
   uint64_t applied_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;
