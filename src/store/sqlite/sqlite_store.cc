@@ -698,9 +698,17 @@ void SqliteStore::Append(LedgerEntry entry, std::function<void(absl::Status)> do
 
 void SqliteStore::AppendAll(std::vector<Pending> entries) {
   // Refusals are answered after queue_mu_ is released; the rest is queued, or (journal
-  // without fsync) journaled here.
+  // without fsync) journaled here. Here means on a request thread, which must not wait
+  // for SQLite: an entry that only a database read can tell from a duplicate (the filter
+  // knows its key or id) goes to the journal thread instead. Such entries share a key
+  // or id with something recorded, so the two paths never race on one key.
   std::vector<std::pair<size_t, absl::Status>> refused;
   const bool inline_journal = journaled_ && !options_.fsync_each_commit;
+  std::vector<bool> needs_read(entries.size(), !inline_journal);
+  if (inline_journal) {
+    absl::MutexLock lock(&pending_mu_);
+    for (size_t i = 0; i < entries.size(); ++i) needs_read[i] = MayBeRecorded(entries[i].entry.event);
+  }
   std::vector<Pending> accepted;
   {
     absl::MutexLock lock(&queue_mu_);
@@ -715,7 +723,7 @@ void SqliteStore::AppendAll(std::vector<Pending> entries) {
       }
       if (!s.ok()) {
         refused.emplace_back(i, std::move(s));
-      } else if (inline_journal) {
+      } else if (!needs_read[i]) {
         accepted.push_back(std::move(entries[i]));
       } else {
         queue_.push_back(std::move(entries[i]));
@@ -844,6 +852,14 @@ void SqliteStore::JournalLoop() {
     JournalBatch(batch);
     batch.clear();
   }
+}
+
+bool SqliteStore::MayBeRecorded(const UsageEvent& e) const {
+  if (!e.idempotency_key.empty() &&
+      recorded_keys_.MayContain(PendingKey(e.tenant_id, e.idempotency_key))) {
+    return true;
+  }
+  return e.event_id <= max_id_at_open_ || recorded_keys_.MayContain(IdKey(e.event_id));
 }
 
 absl::StatusOr<bool> SqliteStore::IsRecorded(const UsageEvent& e, bool* in_txn) {

@@ -146,6 +146,9 @@ class SqliteStore final : public Store {
   // opens a read transaction on reader_ (*in_txn), which the caller ends and unlocks.
   absl::StatusOr<bool> IsRecorded(const UsageEvent& e, bool* in_txn)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
+  // False when the summaries in memory show that neither e's key nor its id is recorded
+  // (true does not mean it is: only a read of SQLite can tell).
+  bool MayBeRecorded(const UsageEvent& e) const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
   // Fills recorded_keys_ and max_id_at_open_ from SQLite. Runs before any thread.
   absl::Status LoadRecordedSummary();
   absl::StatusOr<std::optional<UsageEvent>> FindEventInSqlite(std::string_view tenant_id,

@@ -470,10 +470,22 @@ TEST_F(SqliteStoreTest, DuplicatesAreRefusedAcrossTheJournalAndSqlite) {
             absl::StatusCode::kAlreadyExists);
 }
 
-TEST_F(SqliteStoreTest, DuplicatesAreRefusedAfterReopen) {
+// With and without fsync: without it, Append journals on the calling thread and leaves
+// the entries that need a database read to the journal thread.
+class SqliteStoreSyncTest : public SqliteStoreTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  std::unique_ptr<Store> OpenWithSync() {
+    SqliteOptions options;
+    options.fsync_each_commit = GetParam();
+    return Open(options);
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Fsync, SqliteStoreSyncTest, ::testing::Bool());
+
+TEST_P(SqliteStoreSyncTest, DuplicatesAreRefusedAfterReopen) {
   std::string old_id;
   {
-    std::unique_ptr<Store> store = Open();
+    std::unique_ptr<Store> store = OpenWithSync();
     for (int i = 0; i < 50; ++i) {
       LedgerEntry e = MakeEntry("acme", absl::StrCat("k", i), 1, kT0);
       if (i == 10) old_id = e.event.event_id;
@@ -481,7 +493,7 @@ TEST_F(SqliteStoreTest, DuplicatesAreRefusedAfterReopen) {
     }
   }
   // The reopened store knows the keys and ids only from SQLite.
-  std::unique_ptr<Store> store = Open();
+  std::unique_ptr<Store> store = OpenWithSync();
   for (int i = 0; i < 50; ++i) {
     EXPECT_EQ(store->AppendSync(MakeEntry("acme", absl::StrCat("k", i), 99, kT0)).code(),
               absl::StatusCode::kAlreadyExists)
