@@ -21,6 +21,7 @@
 #include "spdlog/spdlog.h"
 #include "tollgate/engine.h"
 #include "tollgate/store.h"
+#include "tollgate/tokenizer.h"
 
 namespace tollgate::cli {
 namespace {
@@ -126,6 +127,13 @@ int Serve(const ServeArgs& args) {
       spdlog::info("gateway: no API key for {} (calls go upstream without one)", up->name);
   }
   server::Gateway gateway(&metering, *std::move(gateway_options));
+
+  // The encodings load on first use (tens of milliseconds with the pre-splitter's
+  // compilation): here, not in the first calls that count tokens.
+  for (tokenizer::EncodingId id : {tokenizer::EncodingId::kCl100kBase,
+                                   tokenizer::EncodingId::kO200kBase}) {
+    tokenizer::Encoding::Get(id).Count("warm up");
+  }
 
   server::Router router;
   server::handlers::AddOpsRoutes(router, &metering, &gateway);

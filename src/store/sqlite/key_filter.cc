@@ -7,8 +7,8 @@
 namespace tollgate::store {
 namespace {
 
-constexpr int kProbes = 7;          // bits set per key: ~1% false positives at 10 bits/key
-constexpr size_t kBitsPerKey = 10;
+constexpr int kProbes = 11;         // bits set per key: ~0.1% false positives at 16 bits/key
+constexpr size_t kBitsPerKey = 16;
 constexpr size_t kWordsPerLine = 8;  // 512 bits: one cache line
 
 uint64_t HashKey(std::string_view key) { return absl::Hash<std::string_view>{}(key); }

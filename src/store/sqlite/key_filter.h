@@ -12,9 +12,9 @@ namespace tollgate::store {
 // in SQLite, so that a new key (nearly every report) costs no database read.
 //
 // MayContain(k) is true for every k added (no false negatives); for a key never added
-// it is false except with a probability of about 1–2%. Keys cannot be removed (a key
-// swept from the ledger stays "maybe present", which only costs a lookup). Memory: about
-// 1.25 bytes per key added (10 bits), in blocks that double in capacity as keys arrive.
+// it is false except with a probability of about 0.1%. Keys cannot be removed (a key
+// swept from the ledger stays "maybe present", which only costs a lookup). Memory: 2
+// bytes per key of capacity (16 bits), in blocks that double in capacity as keys arrive.
 //
 // Not thread-safe: the caller serializes every call.
 class KeyFilter {
@@ -29,7 +29,7 @@ class KeyFilter {
   size_t memory_bytes() const;
 
  private:
-  // 10 bits per key of capacity, in 512-bit lines; each key sets kProbes bits of one line.
+  // 16 bits per key of capacity, in 512-bit lines; each key sets kProbes bits of one line.
   struct Filter {
     std::vector<uint64_t> words;  // lines * 8
     size_t capacity = 0;
