@@ -97,12 +97,27 @@ struct Usage {
   int64_t reasoning_tokens = 0;
   int64_t total_tokens = 0;
   bool operator==(const Usage&) const = default;
+  // Field by field (summing events into an aggregate).
+  Usage& operator+=(const Usage& o) {
+    input_tokens += o.input_tokens;
+    output_tokens += o.output_tokens;
+    cached_input_tokens += o.cached_input_tokens;
+    cache_write_tokens += o.cache_write_tokens;
+    reasoning_tokens += o.reasoning_tokens;
+    total_tokens += o.total_tokens;
+    return *this;
+  }
 };
 
 struct Cost {
   Nanos input = 0;
   Nanos output = 0;
   Nanos Total() const { return input + output; }
+  Cost& operator+=(const Cost& o) {
+    input += o.input;
+    output += o.output;
+    return *this;
+  }
 };
 
 struct UsageEvent {

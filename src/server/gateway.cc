@@ -470,8 +470,7 @@ awaitable<Response> Gateway::Serve(RequestContext& ctx, WireFormat format, Outco
   if (!sent.ok()) {
     release();
     absl::Status failure = UpstreamFailure(cfg, sent.status());
-    outcome = absl::IsDeadlineExceeded(failure) ? Outcome::kUpstreamTimeout
-                                                : Outcome::kUpstreamUnavailable;
+    outcome = FailureOutcome(failure);
     spdlog::warn("gateway: {} {}: {}", cfg.name, std::string(ctx.path), std::string(failure.message()));
     co_return UpstreamErrorResponse(format, failure, headers);
   }
@@ -501,8 +500,7 @@ awaitable<Response> Gateway::Serve(RequestContext& ctx, WireFormat format, Outco
     if (!answer_body.ok()) {
       release();
       absl::Status failure = UpstreamFailure(cfg, answer_body.status());
-      outcome = absl::IsDeadlineExceeded(failure) ? Outcome::kUpstreamTimeout
-                                                  : Outcome::kUpstreamUnavailable;
+      outcome = FailureOutcome(failure);
       co_return UpstreamErrorResponse(format, failure, headers);
     }
     absl::StatusOr<json::value> doc =

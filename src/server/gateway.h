@@ -15,9 +15,9 @@
 #include <array>
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "providers/wire.h"
 #include "server/common/config.h"
@@ -87,6 +87,11 @@ class Gateway {
     kStreamError,          // the stream broke or stalled upstream after it began
   };
   static constexpr size_t kOutcomes = 8;
+  // The outcome of a call whose upstream exchange failed with `failure`.
+  static Outcome FailureOutcome(const absl::Status& failure) {
+    return absl::IsDeadlineExceeded(failure) ? Outcome::kUpstreamTimeout
+                                             : Outcome::kUpstreamUnavailable;
+  }
 
   boost::asio::awaitable<Response> Serve(RequestContext& ctx, providers::WireFormat format,
                                          Outcome& outcome);

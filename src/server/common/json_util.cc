@@ -112,28 +112,15 @@ void JsonWriter::Separate() {
   if (need_comma_) out_->push_back(',');
 }
 
-JsonWriter& JsonWriter::BeginObject() {
+JsonWriter& JsonWriter::Open(char bracket) {
   Separate();
-  out_->push_back('{');
+  out_->push_back(bracket);
   need_comma_ = false;
   return *this;
 }
 
-JsonWriter& JsonWriter::EndObject() {
-  out_->push_back('}');
-  need_comma_ = true;
-  return *this;
-}
-
-JsonWriter& JsonWriter::BeginArray() {
-  Separate();
-  out_->push_back('[');
-  need_comma_ = false;
-  return *this;
-}
-
-JsonWriter& JsonWriter::EndArray() {
-  out_->push_back(']');
+JsonWriter& JsonWriter::Close(char bracket) {
+  out_->push_back(bracket);
   need_comma_ = true;
   return *this;
 }

@@ -31,10 +31,10 @@ class JsonWriter {
  public:
   explicit JsonWriter(std::string* out) : out_(out) {}
 
-  JsonWriter& BeginObject();
-  JsonWriter& EndObject();
-  JsonWriter& BeginArray();
-  JsonWriter& EndArray();
+  JsonWriter& BeginObject() { return Open('{'); }
+  JsonWriter& EndObject() { return Close('}'); }
+  JsonWriter& BeginArray() { return Open('['); }
+  JsonWriter& EndArray() { return Close(']'); }
   JsonWriter& Key(std::string_view key);
   JsonWriter& String(std::string_view value);
   JsonWriter& Int(int64_t value);
@@ -45,6 +45,8 @@ class JsonWriter {
 
  private:
   void Separate();
+  JsonWriter& Open(char bracket);
+  JsonWriter& Close(char bracket);
 
   std::string* out_;
   bool need_comma_ = false;

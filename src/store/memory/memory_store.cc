@@ -251,14 +251,8 @@ void MemoryStore::Append(LedgerEntry entry, std::function<void(absl::Status)> do
       DailyKey dk{DailyDate(entry), e.tenant_id, e.user_id, e.agent, e.provider, DailyModel(e)};
       DailyRow& row = daily_[dk];
       std::tie(row.date, row.tenant_id, row.user_id, row.agent, row.provider, row.model) = dk;
-      row.usage.input_tokens += e.usage.input_tokens;
-      row.usage.output_tokens += e.usage.output_tokens;
-      row.usage.cached_input_tokens += e.usage.cached_input_tokens;
-      row.usage.cache_write_tokens += e.usage.cache_write_tokens;
-      row.usage.reasoning_tokens += e.usage.reasoning_tokens;
-      row.usage.total_tokens += e.usage.total_tokens;
-      row.cost.input += e.cost.input;
-      row.cost.output += e.cost.output;
+      row.usage += e.usage;
+      row.cost += e.cost;
       row.requests += 1;
       EventKey key{ToNanos(e.ts), e.event_id};
       if (!e.idempotency_key.empty()) by_idempotency_.emplace(std::move(idem), key);

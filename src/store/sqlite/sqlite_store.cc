@@ -44,24 +44,8 @@ constexpr std::string_view kUpsertCounter =
     "ON CONFLICT (limit_id, subject, window_start) DO UPDATE SET "
     "amount = amount + excluded.amount, expires_at = max(expires_at, excluded.expires_at)";
 
+// One or several events' usage added to their daily row.
 constexpr std::string_view kUpsertDaily =
-    "INSERT INTO daily (date, tenant_id, user_id, agent, provider, model, input_tokens, "
-    "output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, "
-    "input_cost, output_cost, requests) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
-    "ON CONFLICT (date, tenant_id, user_id, agent, provider, model) DO UPDATE SET "
-    "input_tokens = input_tokens + excluded.input_tokens, "
-    "output_tokens = output_tokens + excluded.output_tokens, "
-    "cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens, "
-    "cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, "
-    "reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, "
-    "total_tokens = total_tokens + excluded.total_tokens, "
-    "input_cost = input_cost + excluded.input_cost, "
-    "output_cost = output_cost + excluded.output_cost, "
-    "requests = requests + excluded.requests";
-
-// kUpsertDaily for several events at once: the request count is a parameter.
-constexpr std::string_view kUpsertDailyN =
     "INSERT INTO daily (date, tenant_id, user_id, agent, provider, model, input_tokens, "
     "output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, "
     "input_cost, output_cost, requests) "
@@ -283,7 +267,6 @@ absl::Status SqliteStore::Init() {
              {&ws_.insert_event, kInsertEvent},
              {&ws_.upsert_counter, kUpsertCounter},
              {&ws_.upsert_daily, kUpsertDaily},
-             {&ws_.upsert_daily_n, kUpsertDailyN},
              {&set_applied_, "UPDATE ledger_state SET applied_seq = ? WHERE id = 1"}}) {
       if (absl::Status s = prepare(*stmt, sql); !s.ok()) return s;
     }
@@ -697,18 +680,11 @@ void SqliteStore::Append(LedgerEntry entry, std::function<void(absl::Status)> do
 }
 
 void SqliteStore::AppendAll(std::vector<Pending> entries) {
-  // Refusals are answered after queue_mu_ is released; the rest is queued, or (journal
-  // without fsync) journaled here. Here means on a request thread, which must not wait
-  // for SQLite: an entry that only a database read can tell from a duplicate (the filter
-  // knows its key or id) goes to the journal thread instead. Such entries share a key
-  // or id with something recorded, so the two paths never race on one key.
-  std::vector<std::pair<size_t, absl::Status>> refused;
+  // Refusals are answered after queue_mu_ is released. Without fsync the rest is
+  // journaled here, on the caller's thread: one write(2) into the page cache costs less
+  // than waking the journal thread and being woken back.
   const bool inline_journal = journaled_ && !options_.fsync_each_commit;
-  std::vector<bool> needs_read(entries.size(), !inline_journal);
-  if (inline_journal) {
-    absl::MutexLock lock(&pending_mu_);
-    for (size_t i = 0; i < entries.size(); ++i) needs_read[i] = MayBeRecorded(entries[i].entry.event);
-  }
+  std::vector<std::pair<size_t, absl::Status>> refused;
   std::vector<Pending> accepted;
   {
     absl::MutexLock lock(&queue_mu_);
@@ -723,7 +699,7 @@ void SqliteStore::AppendAll(std::vector<Pending> entries) {
       }
       if (!s.ok()) {
         refused.emplace_back(i, std::move(s));
-      } else if (!needs_read[i]) {
+      } else if (inline_journal) {
         accepted.push_back(std::move(entries[i]));
       } else {
         queue_.push_back(std::move(entries[i]));
@@ -731,10 +707,7 @@ void SqliteStore::AppendAll(std::vector<Pending> entries) {
     }
   }
   for (auto& [i, s] : refused) entries[i].done(std::move(s));
-  // A journal write without fsync is one write(2) into the page cache: done here, on
-  // the caller's thread, it costs less than waking the journal thread and being woken
-  // back.
-  if (!accepted.empty()) JournalBatch(accepted);
+  if (!accepted.empty()) JournalBatch(accepted, /*may_read=*/false);
 }
 
 bool SqliteStore::TakeBatch(std::vector<Pending>& batch) {
@@ -803,11 +776,18 @@ absl::Status SqliteStore::ApplyEntry(const LedgerEntry& entry) {
     ws_.upsert_counter.Bind(c.limit_id, c.subject, c.window_start, c.amount, ToNanos(c.expires_at));
     if (absl::Status s = ws_.upsert_counter.Run(); !s.ok()) return s;
   }
-  ws_.upsert_daily.Bind(DailyDate(entry), e.tenant_id, e.user_id, e.agent, e.provider,
-                        DailyModel(e), e.usage.input_tokens, e.usage.output_tokens,
-                        e.usage.cached_input_tokens, e.usage.cache_write_tokens,
-                        e.usage.reasoning_tokens, e.usage.total_tokens, e.cost.input,
-                        e.cost.output);
+  return UpsertDaily(DailyDate(entry), e.tenant_id, e.user_id, e.agent, e.provider,
+                     DailyModel(e), e.usage, e.cost, 1);
+}
+
+absl::Status SqliteStore::UpsertDaily(std::string_view date, std::string_view tenant_id,
+                                      std::string_view user_id, std::string_view agent,
+                                      std::string_view provider, std::string_view model,
+                                      const Usage& usage, const Cost& cost, int64_t requests) {
+  ws_.upsert_daily.Bind(date, tenant_id, user_id, agent, provider, model, usage.input_tokens,
+                        usage.output_tokens, usage.cached_input_tokens, usage.cache_write_tokens,
+                        usage.reasoning_tokens, usage.total_tokens, cost.input, cost.output,
+                        requests);
   return ws_.upsert_daily.Run();
 }
 
@@ -827,14 +807,6 @@ absl::Status SqliteStore::InsertEvent(const UsageEvent& e) {
 
 // --- Ledger: journal and applier.
 
-std::string SqliteStore::IdKey(std::string_view event_id) {
-  std::string key;
-  key.reserve(1 + event_id.size());
-  key.push_back('\0');  // no PendingKey starts with NUL: tenant ids are never empty
-  key.append(event_id);
-  return key;
-}
-
 std::string SqliteStore::PendingKey(std::string_view tenant_id,
                                     std::string_view idempotency_key) {
   std::string key;
@@ -849,51 +821,42 @@ void SqliteStore::JournalLoop() {
   std::vector<Pending> batch;
   batch.reserve(options_.max_batch);
   while (TakeBatch(batch)) {
-    JournalBatch(batch);
+    JournalBatch(batch, /*may_read=*/true);
     batch.clear();
   }
 }
 
-bool SqliteStore::MayBeRecorded(const UsageEvent& e) const {
-  if (!e.idempotency_key.empty() &&
-      recorded_keys_.MayContain(PendingKey(e.tenant_id, e.idempotency_key))) {
-    return true;
+absl::StatusOr<SqliteStore::Recorded> SqliteStore::IsRecorded(const UsageEvent& e,
+                                                              std::string_view key,
+                                                              bool may_read, bool* in_txn) {
+  if (!key.empty() && pending_keys_.contains(absl::string_view(key.data(), key.size()))) {
+    return Recorded::kYes;
   }
-  return e.event_id <= max_id_at_open_ || recorded_keys_.MayContain(IdKey(e.event_id));
-}
-
-absl::StatusOr<bool> SqliteStore::IsRecorded(const UsageEvent& e, bool* in_txn) {
-  auto open_txn = [&]() -> absl::Status {
-    if (*in_txn) return absl::OkStatus();
+  if (pending_ids_.contains(std::string_view(e.event_id))) return Recorded::kYes;
+  const bool ask_key = !key.empty() && recorded_keys_.MayContain(key);
+  // Above every id in SQLite at open, an id is there only if journaled since, which
+  // journaled_ids_ would know.
+  const bool ask_id = e.event_id <= max_id_at_open_ || journaled_ids_.MayContain(e.event_id);
+  if (!ask_key && !ask_id) return Recorded::kNo;
+  if (!may_read) return Recorded::kUnknown;
+  if (!*in_txn) {
     read_mu_.Lock();
-    absl::Status s = reader_.Exec("BEGIN");
-    if (!s.ok()) {
+    if (absl::Status s = reader_.Exec("BEGIN"); !s.ok()) {
       read_mu_.Unlock();
       return s;
     }
     *in_txn = true;
-    return s;
-  };
-  if (!e.idempotency_key.empty()) {
-    const std::string key = PendingKey(e.tenant_id, e.idempotency_key);
-    if (pending_keys_.contains(key)) return true;
-    if (recorded_keys_.MayContain(key)) {
-      if (absl::Status s = open_txn(); !s.ok()) return s;
-      find_key_.Bind(e.tenant_id, e.idempotency_key);
-      absl::StatusOr<bool> row = find_key_.Step();
-      find_key_.Reset();
-      if (!row.ok() || *row) return row;
-    }
   }
-  if (pending_ids_.contains(std::string_view(e.event_id))) return true;
-  // Above every id in SQLite at open, an id is there only if journaled since, which the
-  // filter would know.
-  if (e.event_id > max_id_at_open_ && !recorded_keys_.MayContain(IdKey(e.event_id))) return false;
-  if (absl::Status s = open_txn(); !s.ok()) return s;
-  find_id_.Bind(e.event_id);
-  absl::StatusOr<bool> row = find_id_.Step();
-  find_id_.Reset();
-  return row;
+  auto found = [](Stmt& bound) {  // whether the bound lookup finds a row
+    absl::StatusOr<bool> row = bound.Step();
+    bound.Reset();
+    return row;
+  };
+  absl::StatusOr<bool> row = false;
+  if (ask_key) row = found(find_key_.Bind(e.tenant_id, e.idempotency_key));
+  if (row.ok() && !*row && ask_id) row = found(find_id_.Bind(e.event_id));
+  if (!row.ok()) return row.status();
+  return *row ? Recorded::kYes : Recorded::kNo;
 }
 
 absl::Status SqliteStore::LoadRecordedSummary() {
@@ -924,30 +887,52 @@ absl::Status SqliteStore::LoadRecordedSummary() {
   return absl::OkStatus();
 }
 
-void SqliteStore::JournalBatch(std::vector<Pending>& batch) {
-  std::vector<absl::Status> results(batch.size());
+void SqliteStore::JournalBatch(std::vector<Pending>& batch, bool may_read) {
+  std::vector<std::optional<absl::Status>> results(batch.size());
   {
     absl::MutexLock journal_lock(&journal_mu_);
-    JournalLocked(batch, results);
+    JournalLocked(batch, may_read, results);
   }
-  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+  std::vector<Pending> deferred;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (results[i]) {
+      batch[i].done(*std::move(results[i]));
+    } else {
+      deferred.push_back(std::move(batch[i]));
+    }
+  }
+  if (deferred.empty()) return;
+  // Only SQLite can tell these from duplicates: the journal thread reads it.
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (!stopping_) {
+      for (Pending& p : deferred) queue_.push_back(std::move(p));
+      return;
+    }
+  }
+  for (Pending& p : deferred) p.done(absl::FailedPreconditionError("store is closing"));
 }
 
-void SqliteStore::JournalLocked(std::vector<Pending>& batch, std::vector<absl::Status>& results) {
+void SqliteStore::JournalLocked(std::vector<Pending>& batch, bool may_read,
+                                std::vector<std::optional<absl::Status>>& results) {
   std::vector<size_t> accepted;
   accepted.reserve(batch.size());
+  // PendingKey of each accepted entry ("" without an idempotency key); reserved, so
+  // that batch_keys can view its strings.
+  std::vector<std::string> keys;
+  keys.reserve(batch.size());
   std::string records;
   const uint64_t first_seq = next_seq_;
   if (fail_commits_.load()) {
-    for (absl::Status& r : results) r = absl::UnavailableError("ledger journal write failed");
+    for (auto& r : results) r = absl::UnavailableError("ledger journal write failed");
   } else {
     // Duplicates are refused before anything is written. Holding pending_mu_ keeps the
     // applier from dropping an entry from memory between the memory and the SQLite
-    // check (it drops entries only after their commit, so the read transaction opened
-    // below sees every entry missing from memory).
+    // check (it drops entries only after their commit, so a read transaction opened
+    // meanwhile sees every entry missing from memory).
     absl::MutexLock pending_lock(&pending_mu_);
     bool in_txn = false;
-    absl::flat_hash_set<std::string> batch_keys;
+    absl::flat_hash_set<std::string_view> batch_keys;
     absl::flat_hash_set<std::string_view> batch_ids;
     for (size_t i = 0; i < batch.size(); ++i) {
       const UsageEvent& e = batch[i].entry.event;
@@ -958,17 +943,19 @@ void SqliteStore::JournalLocked(std::vector<Pending>& batch, std::vector<absl::S
         results[i] = absl::AlreadyExistsError("idempotency key already recorded");
         continue;
       }
-      absl::StatusOr<bool> recorded = IsRecorded(e, &in_txn);
+      absl::StatusOr<Recorded> recorded = IsRecorded(e, key, may_read, &in_txn);
       if (!recorded.ok()) {
         results[i] = recorded.status();
         continue;
       }
-      if (*recorded) {
+      if (*recorded == Recorded::kUnknown) continue;  // deferred: results[i] stays empty
+      if (*recorded == Recorded::kYes) {
         results[i] = absl::AlreadyExistsError("idempotency key already recorded");
         continue;
       }
+      keys.push_back(std::move(key));
       if (i + 1 < batch.size()) {  // entries after this one are checked against it
-        if (!key.empty()) batch_keys.insert(std::move(key));
+        if (!keys.back().empty()) batch_keys.insert(keys.back());
         batch_ids.insert(std::string_view(e.event_id));
       }
       EncodeJournalRecord(next_seq_++, batch[i].entry, &records);
@@ -982,9 +969,9 @@ void SqliteStore::JournalLocked(std::vector<Pending>& batch, std::vector<absl::S
 
   if (!accepted.empty()) {
     absl::Status written = journal_.Append(records, options_.fsync_each_commit);
+    for (size_t i : accepted) results[i] = written;
     if (!written.ok()) {
       next_seq_ = first_seq;  // the failed records were cut off the file
-      for (size_t i : accepted) results[i] = written;
     } else {
       bool rotate = static_cast<int64_t>(journal_.size()) >= options_.journal_rotate_bytes;
       std::string sealed_path = journal_.path();
@@ -1003,11 +990,10 @@ void SqliteStore::JournalLocked(std::vector<Pending>& batch, std::vector<absl::S
         unapplied_.push_back(Journaled{first_seq + k, std::move(batch[accepted[k]].entry)});
         const UsageEvent& e = unapplied_.back().entry.event;
         pending_ids_.insert(std::string_view(e.event_id));
-        recorded_keys_.Add(IdKey(e.event_id));
-        if (!e.idempotency_key.empty()) {
-          std::string key = PendingKey(e.tenant_id, e.idempotency_key);
-          recorded_keys_.Add(key);
-          pending_keys_.emplace(std::move(key), &e);
+        journaled_ids_.Add(e.event_id);
+        if (!keys[k].empty()) {
+          recorded_keys_.Add(keys[k]);
+          pending_keys_.emplace(std::move(keys[k]), &e);
         }
       }
       journaled_seq_ = next_seq_ - 1;
@@ -1136,14 +1122,8 @@ absl::Status SqliteStore::ApplyJournaled(const std::vector<const Journaled*>& en
     const UsageEvent& e = entry.event;
     DailySum& d = daily[DailyKey(DailyDate(entry), e.tenant_id, e.user_id, e.agent, e.provider,
                                  DailyModel(e))];
-    d.usage.input_tokens += e.usage.input_tokens;
-    d.usage.output_tokens += e.usage.output_tokens;
-    d.usage.cached_input_tokens += e.usage.cached_input_tokens;
-    d.usage.cache_write_tokens += e.usage.cache_write_tokens;
-    d.usage.reasoning_tokens += e.usage.reasoning_tokens;
-    d.usage.total_tokens += e.usage.total_tokens;
-    d.cost.input += e.cost.input;
-    d.cost.output += e.cost.output;
+    d.usage += e.usage;
+    d.cost += e.cost;
     ++d.requests;
   }
   for (auto it = counters.begin(); s.ok() && it != counters.end(); ++it) {
@@ -1155,12 +1135,8 @@ absl::Status SqliteStore::ApplyJournaled(const std::vector<const Journaled*>& en
   for (auto it = daily.begin(); s.ok() && it != daily.end(); ++it) {
     const auto& [date, tenant_id, user_id, agent, provider, model] = it->first;
     const DailySum& d = it->second;
-    ws_.upsert_daily_n.Bind(date, tenant_id, user_id, agent, provider, model,
-                            d.usage.input_tokens, d.usage.output_tokens,
-                            d.usage.cached_input_tokens, d.usage.cache_write_tokens,
-                            d.usage.reasoning_tokens, d.usage.total_tokens, d.cost.input,
-                            d.cost.output, d.requests);
-    s = ws_.upsert_daily_n.Run();
+    s = UpsertDaily(date, tenant_id, user_id, agent, provider, model, d.usage, d.cost,
+                    d.requests);
   }
   if (s.ok()) {
     set_applied_.Bind(static_cast<int64_t>(entries.back()->seq));

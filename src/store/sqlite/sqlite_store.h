@@ -12,8 +12,9 @@
 // queues; the journal thread takes everything queued, refuses duplicates (against the
 // journaled-but-unapplied entries in memory, summaries of what is recorded, and SQLite),
 // writes the rest to the journal in one write plus fdatasync, moves them to `unapplied_`
-// and acknowledges them (without fsync_each_commit, Append does this itself for its one
-// entry); the applier thread applies `unapplied_` to SQLite in large transactions that
+// and acknowledges them (without fsync_each_commit, Append/AppendAll do this themselves
+// for their entries, leaving to the journal thread only those that need a read of
+// SQLite); the applier thread applies `unapplied_` to SQLite in large transactions that
 // also record the last applied sequence number. Ledger reads wait for the applier to
 // pass every entry journaled before they started (WaitApplied). Without the journal
 // (":memory:", or journal = false) the writer thread commits each batch to SQLite and
@@ -98,7 +99,7 @@ class SqliteStore final : public Store {
   // Statements of the write path, prepared once.
   struct WriteStatements {
     Stmt begin, commit, savepoint, release, rollback_to;
-    Stmt insert_event, upsert_counter, upsert_daily, upsert_daily_n;
+    Stmt insert_event, upsert_counter, upsert_daily;
   };
 
   // A journaled entry waiting to be applied. Elements of `unapplied_` never move
@@ -126,11 +127,15 @@ class SqliteStore final : public Store {
   // unless the batch is full) into `batch`. False once stopping with nothing queued.
   bool TakeBatch(std::vector<Pending>& batch) ABSL_LOCKS_EXCLUDED(queue_mu_);
   // Journals `batch` (duplicates refused, the rest written in one write) and runs each
-  // `done` after journal_mu_ is released. Called by the journal thread, and by Append
-  // itself when the journal is not fsynced.
-  void JournalBatch(std::vector<Pending>& batch) ABSL_LOCKS_EXCLUDED(journal_mu_);
-  // JournalBatch's work: results[i] is the answer for batch[i].
-  void JournalLocked(std::vector<Pending>& batch, std::vector<absl::Status>& results)
+  // `done` after journal_mu_ is released. Called by the journal thread (`may_read`), and
+  // by Append itself when the journal is not fsynced: then an entry that only a read of
+  // SQLite can tell from a duplicate is queued for the journal thread instead, so that
+  // a request thread never waits for SQLite.
+  void JournalBatch(std::vector<Pending>& batch, bool may_read) ABSL_LOCKS_EXCLUDED(journal_mu_);
+  // JournalBatch's work: results[i] is the answer for batch[i], empty for an entry
+  // deferred to the journal thread.
+  void JournalLocked(std::vector<Pending>& batch, bool may_read,
+                     std::vector<std::optional<absl::Status>>& results)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(journal_mu_);
   void ApplierLoop();
   // Applies `entries` (seq ascending) in one transaction that also records the last seq.
@@ -140,22 +145,19 @@ class SqliteStore final : public Store {
   // The barrier of ledger reads: waits until every entry journaled before the call is
   // applied. Unavailable when an apply fails meanwhile. OK at once without a journal.
   absl::Status WaitApplied();
-  // Whether (tenant_id, idempotency_key) or event_id is recorded, in memory or in
-  // SQLite. SQLite is read only when the in-memory summaries (recorded_keys_,
-  // max_id_at_open_) cannot rule the entry out; the first such read locks read_mu_ and
-  // opens a read transaction on reader_ (*in_txn), which the caller ends and unlocks.
-  absl::StatusOr<bool> IsRecorded(const UsageEvent& e, bool* in_txn)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
-  // False when the summaries in memory show that neither e's key nor its id is recorded
-  // (true does not mean it is: only a read of SQLite can tell).
-  bool MayBeRecorded(const UsageEvent& e) const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
+  enum class Recorded { kNo, kYes, kUnknown };
+  // Whether e's (tenant_id, idempotency_key), whose PendingKey is `key` ("" without a
+  // key), or its event_id is recorded, in memory or in SQLite. SQLite is asked only when
+  // the summaries (recorded_keys_, journaled_ids_, max_id_at_open_) cannot rule the
+  // entry out, and only with `may_read` (else kUnknown); the first read locks read_mu_
+  // and opens a read transaction on reader_ (*in_txn), which the caller ends and unlocks.
+  absl::StatusOr<Recorded> IsRecorded(const UsageEvent& e, std::string_view key, bool may_read,
+                                      bool* in_txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
   // Fills recorded_keys_ and max_id_at_open_ from SQLite. Runs before any thread.
   absl::Status LoadRecordedSummary();
   absl::StatusOr<std::optional<UsageEvent>> FindEventInSqlite(std::string_view tenant_id,
                                                              std::string_view idempotency_key);
   static std::string PendingKey(std::string_view tenant_id, std::string_view idempotency_key);
-  // recorded_keys_'s entry for an event id.
-  static std::string IdKey(std::string_view event_id);
 
   bool ApplierHasWork() const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
   bool ApplyBatchReady() const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
@@ -166,6 +168,12 @@ class SqliteStore final : public Store {
   absl::Status ApplyEntry(const LedgerEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The event insert of ApplyEntry alone. AlreadyExists for a duplicate.
   absl::Status InsertEvent(const UsageEvent& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Adds `requests` events' usage and cost to the daily row of the key given.
+  absl::Status UpsertDaily(std::string_view date, std::string_view tenant_id,
+                           std::string_view user_id, std::string_view agent,
+                           std::string_view provider, std::string_view model, const Usage& usage,
+                           const Cost& cost, int64_t requests)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   bool HasWork() const ABSL_SHARED_LOCKS_REQUIRED(queue_mu_) {
     return !queue_.empty() || stopping_;
   }
@@ -217,11 +225,12 @@ class SqliteStore final : public Store {
   // PendingKey(tenant, idempotency key) and event_id of every entry in unapplied_.
   absl::flat_hash_map<std::string, const UsageEvent*> pending_keys_ ABSL_GUARDED_BY(pending_mu_);
   absl::flat_hash_set<std::string_view> pending_ids_ ABSL_GUARDED_BY(pending_mu_);
-  // Summaries of everything recorded (in SQLite or journaled): a filter of every
-  // PendingKey and of the IdKey of every event journaled since open, and the greatest
-  // event_id in SQLite at open. A key the filter rules out, or an id above that greatest
-  // one that the filter rules out, is new without a database read.
+  // Summaries of everything recorded (in SQLite or journaled): filters of every
+  // PendingKey and of the event_id of every event journaled since open, and the
+  // greatest event_id in SQLite at open. A key its filter rules out, or an id above that
+  // greatest one that its filter rules out, is new without a database read.
   KeyFilter recorded_keys_ ABSL_GUARDED_BY(pending_mu_);
+  KeyFilter journaled_ids_ ABSL_GUARDED_BY(pending_mu_);
   std::string max_id_at_open_ ABSL_GUARDED_BY(pending_mu_);
   std::vector<SealedJournal> sealed_ ABSL_GUARDED_BY(pending_mu_);
   uint64_t journaled_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;
