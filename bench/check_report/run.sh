@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # check + report requests per second and latency against nginx `return 200`, in one run.
-# Usage: bench/check_report/run.sh [DURATION_S] [CONNECTIONS]
-# Needs a built build/tollgate, wrk and nginx (tools/install-deps.sh bench).
+# Usage: bench/check_report/run.sh [DURATION_S] [CONNECTIONS] [ROUNDS]
+# Each round measures nginx, then tollgate, for DURATION_S each; the ratio of each round
+# and their median are printed, so that a slow stretch of a shared machine weighs on
+# both sides alike. Needs a built build/tollgate, wrk and nginx
+# (tools/install-deps.sh bench).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 duration=${1:-10}
 conns=${2:-64}
+rounds=${3:-3}
 bin=${BENCH_TOLLGATE:-$root/build/tollgate}
 source "$root/bench/lib/nginx.sh"
+source "$root/bench/lib/rounds.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-bench.XXXXXX")
 admin=bench_admin_key_0123456789abcdef
@@ -19,13 +24,6 @@ run_wrk() {  # URL SCRIPT
   wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$2" "$1" | tee "$work/wrk.out" | grep "^RESULT" || { cat "$work/wrk.out" "$work/log" >&2; return 1; }
 }
 
-echo "== nginx return 200 (1 worker)"
-nginx_start_static
-nginx_line=$(run_wrk "http://127.0.0.1:$NGINX_PORT/" "$here/static.lua")
-echo "$nginx_line"
-nginx_stop
-
-echo "== tollgate check + report (1 thread, SQLite store in $work)"
 TOLLGATE_ADMIN_KEY=$admin "$bin" serve --listen 127.0.0.1:0 --data-dir "$work" >"$work/log" 2>&1 &
 tg_pid=$!
 for _ in $(seq 1 100); do grep -q 'listening on' "$work/log" && break; sleep 0.1; done
@@ -35,12 +33,15 @@ api -X POST "http://127.0.0.1:$port/api/admin/tenants" -d '{"id":"bench"}' >/dev
 api -X POST "http://127.0.0.1:$port/api/admin/limits" -d '{"scope":{"level":"user","tenant_id":"bench","subject_id":"*"},"metric":"tokens","window":{"unit":"day"},"limit":1000000000000}' >/dev/null
 api -X POST "http://127.0.0.1:$port/api/admin/limits" -d '{"scope":{"level":"tenant","tenant_id":"bench"},"metric":"requests","window":{"unit":"minute"},"limit":1000000000000}' >/dev/null
 export BENCH_KEY=$(api -X POST "http://127.0.0.1:$port/api/admin/keys" -d '{"role":"agent","tenant_id":"bench"}' | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
-tg_line=$(run_wrk "http://127.0.0.1:$port/" "$here/check_report.lua")
-echo "$tg_line"
+nginx_start_static
+
+echo "== $rounds rounds of ${duration}s each: nginx return 200 (1 worker), then tollgate check + report (SQLite store in $work)"
+for round in $(seq 1 "$rounds"); do
+  nginx_line=$(run_wrk "http://127.0.0.1:$NGINX_PORT/" "$here/static.lua")
+  tg_line=$(run_wrk "http://127.0.0.1:$port/" "$here/check_report.lua")
+  round_record "$round" "$nginx_line" "$tg_line"
+done
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$tg_pid/status")
 events=$(api "http://127.0.0.1:$port/api/admin/usage/summary?days=1" | sed -n 's/.*"totals":{[^}]*"requests":\([0-9]*\).*/\1/p')
 echo "events recorded: $events, RSS ${rss_kb} kB"
-
-nginx_rps=$(sed -n 's/.*rps=\([0-9]*\).*/\1/p' <<<"$nginx_line")
-tg_rps=$(sed -n 's/.*rps=\([0-9]*\).*/\1/p' <<<"$tg_line")
-echo "== ratio tollgate/nginx: $(awk -v a="$tg_rps" -v b="$nginx_rps" 'BEGIN{printf "%.2f", a/b}') (target >= 0.50; p99 target < 2 ms)"
+echo "== median ratio tollgate/nginx: $(median "${ROUND_RATIOS[@]}") (target >= 0.50); median tollgate p99: $(median "${ROUND_P99S[@]}") ms (target < 2 ms)"

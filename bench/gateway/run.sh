@@ -2,15 +2,19 @@
 # The gateway against nginx as a plain reverse proxy to the same fake upstream, in one run
 # (SPEC section 10): non-streaming requests per second and p50/p99 at full load, p99
 # added latency at a paced 5,000 requests/s, and the time to first byte added on streams.
-# Usage: bench/gateway/run.sh [DURATION_S] [CONNECTIONS]
+# Usage: bench/gateway/run.sh [DURATION_S] [CONNECTIONS] [ROUNDS]
+# Measurements alternate in ROUNDS rounds, and the medians are printed, so that a slow
+# stretch of a shared machine weighs on both sides alike.
 # Needs a built build/tollgate, wrk, nginx and curl (tools/install-deps.sh bench).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 duration=${1:-10}
 conns=${2:-64}
+rounds=${3:-3}
 bin=${BENCH_TOLLGATE:-$root/build/tollgate}
 source "$root/bench/lib/nginx.sh"
+source "$root/bench/lib/rounds.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-bench.XXXXXX")
 admin=bench_admin_key_0123456789abcdef
@@ -31,7 +35,6 @@ run_wrk() {  # URL CONNECTIONS [PACE_MS]
   BENCH_PACE_MS=${3:-0} wrk -t1 -c"$2" -d"${duration}s" --latency -s "$here/chat.lua" "$1" \
     | tee "$work/wrk.out" | grep "^RESULT" || { cat "$work/wrk.out" >&2; return 1; }
 }
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
 "$bin" fake-provider --listen 127.0.0.1:0 --threads 1 --output-tokens 20 >"$work/fake.log" 2>&1 &
 fake_pid=$!
@@ -49,25 +52,34 @@ api -X POST "$tg/api/admin/limits" -d '{"scope":{"level":"user","tenant_id":"ben
 api -X POST "$tg/api/admin/limits" -d '{"scope":{"level":"tenant","tenant_id":"bench"},"metric":"requests","window":{"unit":"minute"},"limit":1000000000000}' >/dev/null
 key=$(api -X POST "$tg/api/admin/keys" -d '{"role":"client","tenant_id":"bench","user_id":"bench-user"}' | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
 
-echo "== full load, $conns connections, ${duration}s each"
 nginx_start_proxy "127.0.0.1:$fake_port"
-nginx_line=$(run_wrk "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" "$conns")
-echo "nginx proxy   $nginx_line"
-tg_line=$(BENCH_KEY=$key run_wrk "$tg/v1/chat/completions" "$conns")
-echo "tollgate      $tg_line"
+ngx="http://127.0.0.1:$NGINX_PORT"
+
+echo "== full load, $conns connections: $rounds rounds of ${duration}s, nginx proxy then tollgate"
+for round in $(seq 1 "$rounds"); do
+  nginx_line=$(run_wrk "$ngx/v1/chat/completions" "$conns")
+  tg_line=$(BENCH_KEY=$key run_wrk "$tg/v1/chat/completions" "$conns")
+  round_record "$round" "$nginx_line" "$tg_line"
+done
 events=$(api "$tg/api/admin/usage/summary?days=1" | sed -n 's/.*"totals":{[^}]*"requests":\([0-9]*\).*/\1/p')
 echo "events recorded: $events"
-echo "== ratio tollgate/nginx: $(awk -v a="$(field rps "$tg_line")" -v b="$(field rps "$nginx_line")" 'BEGIN{printf "%.2f", a/b}') (target >= 0.50)"
+echo "== median ratio tollgate/nginx: $(median "${ROUND_RATIOS[@]}") (target >= 0.50)"
 
-# Paced: 50 connections, each waiting 10 ms between requests (~5,000 req/s offered).
-echo "== paced at ~5,000 req/s (50 connections, 10 ms apart)"
-direct_line=$(run_wrk "$fake/v1/chat/completions" 50 10)
-echo "fake direct   $direct_line"
-nginx_paced=$(run_wrk "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" 50 10)
-echo "nginx proxy   $nginx_paced"
-tg_paced=$(BENCH_KEY=$key run_wrk "$tg/v1/chat/completions" 50 10)
-echo "tollgate      $tg_paced"
-echo "== p99 added over the direct call: tollgate $(awk -v a="$(field p99_ms "$tg_paced")" -v b="$(field p99_ms "$direct_line")" 'BEGIN{printf "%.3f", a-b}') ms, nginx $(awk -v a="$(field p99_ms "$nginx_paced")" -v b="$(field p99_ms "$direct_line")" 'BEGIN{printf "%.3f", a-b}') ms (target < 1 ms)"
+# Paced: 50 connections, each waiting 10 ms on average (exponentially distributed)
+# between requests: about 5,000 requests/s offered, arriving at random.
+echo "== paced at ~5,000 req/s (50 connections, random waits of 10 ms on average): $rounds rounds"
+tg_added=() ngx_added=()
+for round in $(seq 1 "$rounds"); do
+  direct_line=$(run_wrk "$fake/v1/chat/completions" 50 10)
+  nginx_paced=$(run_wrk "$ngx/v1/chat/completions" 50 10)
+  tg_paced=$(BENCH_KEY=$key run_wrk "$tg/v1/chat/completions" 50 10)
+  echo "round $round  fake direct  $direct_line"
+  echo "round $round  nginx proxy  $nginx_paced"
+  echo "round $round  tollgate     $tg_paced"
+  tg_added+=("$(awk -v a="$(field p99_ms "$tg_paced")" -v b="$(field p99_ms "$direct_line")" 'BEGIN{printf "%.3f", a-b}')")
+  ngx_added+=("$(awk -v a="$(field p99_ms "$nginx_paced")" -v b="$(field p99_ms "$direct_line")" 'BEGIN{printf "%.3f", a-b}')")
+done
+echo "== median p99 added over the direct call: tollgate $(median "${tg_added[@]}") ms, nginx $(median "${ngx_added[@]}") ms (target < 1 ms)"
 nginx_stop
 
 # Streams: time to the first byte, direct and through tollgate, 200 calls each.

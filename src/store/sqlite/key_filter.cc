@@ -19,7 +19,7 @@ uint64_t ProbeBits(uint64_t hash) { return hash * 0x9E3779B97F4A7C15ULL; }
 }  // namespace
 
 KeyFilter::KeyFilter(size_t initial_capacity) {
-  filters_.push_back(MakeFilter(std::max<size_t>(initial_capacity, 1024)));
+  filters_.push_back(MakeFilter(std::max<size_t>(initial_capacity, kMinCapacity)));
 }
 
 KeyFilter::Filter KeyFilter::MakeFilter(size_t capacity) {

@@ -19,7 +19,10 @@ namespace tollgate::store {
 // Not thread-safe: the caller serializes every call.
 class KeyFilter {
  public:
-  // Room for `initial_capacity` keys (at least 1,024) before the first growth.
+  // Room for `initial_capacity` keys (at least kMinCapacity) before the first growth.
+  // Every growth adds a block that MayContain reads (one cache line each) and that adds
+  // its own false positives, so the first block is made large: 128 KiB.
+  static constexpr size_t kMinCapacity = size_t{1} << 16;
   explicit KeyFilter(size_t initial_capacity = 0);
 
   void Add(std::string_view key);
