@@ -30,6 +30,13 @@ constexpr std::string_view kEventColumns =
     "cache_write_tokens, reasoning_tokens, total_tokens, input_cost, output_cost, latency_ms, "
     "status, decision, estimated";
 
+// The first event recorded under an idempotency key (the answer to a duplicate report).
+std::string FindEventByKeySql() {
+  return absl::StrCat("SELECT ", ToAbsl(kEventColumns),
+                      " FROM events WHERE tenant_id = ? AND idempotency_key = ? "
+                      "AND idempotency_key <> ''");
+}
+
 constexpr std::string_view kInsertEvent =
     "INSERT INTO events (event_id, ts, tenant_id, user_id, agent, key_id, request_id, "
     "idempotency_key, provider, model, model_used, endpoint, input_tokens, output_tokens, "
@@ -281,11 +288,13 @@ absl::Status SqliteStore::Init() {
     reader_ = *std::move(db);
     if (absl::Status s = reader_.Exec("PRAGMA query_only = ON"); !s.ok()) return s;
     has_reader_ = true;
+    const std::string find_event_sql = FindEventByKeySql();
     for (auto [stmt, sql] : std::initializer_list<std::pair<Stmt*, std::string_view>>{
              {&find_key_,
               "SELECT 1 FROM events WHERE tenant_id = ? AND idempotency_key = ? "
               "AND idempotency_key <> ''"},
-             {&find_id_, "SELECT 1 FROM events WHERE event_id = ?"}}) {
+             {&find_id_, "SELECT 1 FROM events WHERE event_id = ?"},
+             {&find_event_by_key_, find_event_sql}}) {
       absl::StatusOr<Stmt> prepared = Stmt::Prepare(reader_.get(), sql, /*persistent=*/true);
       if (!prepared.ok()) return prepared.status();
       *stmt = *std::move(prepared);
@@ -1185,20 +1194,30 @@ absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventByIdempotencyKey
 
 absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventInSqlite(
     std::string_view tenant_id, std::string_view idempotency_key) {
-  return Read([&](sqlite3* db) -> absl::StatusOr<std::optional<UsageEvent>> {
-    absl::StatusOr<Stmt> s =
-        Stmt::Prepare(db, absl::StrCat("SELECT ", ToAbsl(kEventColumns),
-                                       " FROM events WHERE tenant_id = ? AND idempotency_key = ? "
-                                       "AND idempotency_key <> ''"));
-    if (!s.ok()) return s.status();
-    s->Bind(tenant_id, idempotency_key);
-    absl::StatusOr<bool> row = s->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return std::optional<UsageEvent>();
-    absl::StatusOr<UsageEvent> e = ReadEvent(*s);
-    if (!e.ok()) return e.status();
-    return std::optional<UsageEvent>(*std::move(e));
-  });
+  auto find = [&](Stmt& s) -> absl::StatusOr<std::optional<UsageEvent>> {
+    s.Bind(tenant_id, idempotency_key);
+    absl::StatusOr<bool> row = s.Step();
+    absl::StatusOr<std::optional<UsageEvent>> found = std::optional<UsageEvent>();
+    if (!row.ok()) {
+      found = row.status();
+    } else if (*row) {
+      absl::StatusOr<UsageEvent> e = ReadEvent(s);
+      if (e.ok()) found = std::optional<UsageEvent>(*std::move(e));
+      else found = e.status();
+    }
+    s.Reset();
+    return found;
+  };
+  // A duplicate report asks this: the reader keeps the statement prepared (preparing it
+  // costs more than the lookup).
+  if (has_reader_) {
+    absl::MutexLock lock(&read_mu_);
+    return find(find_event_by_key_);
+  }
+  absl::MutexLock lock(&write_mu_);
+  absl::StatusOr<Stmt> s = Stmt::Prepare(writer_.get(), FindEventByKeySql());
+  if (!s.ok()) return s.status();
+  return find(*s);
 }
 
 absl::StatusOr<EventPage> SqliteStore::ListEvents(const EventFilter& f) {

@@ -218,6 +218,7 @@ class SqliteStore final : public Store {
   uint64_t next_seq_ ABSL_GUARDED_BY(journal_mu_) = 1;
   Stmt find_key_ ABSL_GUARDED_BY(read_mu_);
   Stmt find_id_ ABSL_GUARDED_BY(read_mu_);
+  Stmt find_event_by_key_ ABSL_GUARDED_BY(read_mu_);
   Stmt set_applied_ ABSL_GUARDED_BY(write_mu_);
 
   absl::Mutex pending_mu_ ABSL_ACQUIRED_BEFORE(read_mu_);
