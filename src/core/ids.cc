@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdlib>
+#include <memory>
 
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
@@ -64,11 +65,15 @@ std::string NewSecret() {
 
 std::string Sha256Hex(std::string_view data) {
   // Fetched once: an implicit fetch on every call costs more than the hashing itself.
+  // So is a context made per call: each thread keeps one (freed when the thread ends).
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
+                                                                       EVP_MD_CTX_free);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (sha256 == nullptr ||
-      EVP_Digest(data.data(), data.size(), md, &len, sha256, nullptr) != 1)
+  if (sha256 == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), sha256, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), md, &len) != 1)
     std::abort();  // no SHA-256 in libcrypto: nothing safe to do
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), len));
 }

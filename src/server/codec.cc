@@ -9,22 +9,50 @@ namespace tollgate::server {
 
 namespace json = boost::json;
 
-std::string Rfc3339(absl::Time t) {
+void AppendRfc3339(absl::Time t, std::string& out) {
   // By hand: absl::FormatTime is general and costs a few microseconds per call, and
-  // every check answer carries two times per limit.
-  absl::CivilSecond c = absl::ToCivilSecond(t, absl::UTCTimeZone());
-  int64_t year = c.year();
-  if (year < 0 || year > 9999) return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
-  std::string out = "0000-00-00T00:00:00Z";
-  auto put = [&out](size_t pos, int64_t v, int digits) {
-    for (int i = digits - 1; i >= 0; --i, v /= 10) out[pos + i] = static_cast<char>('0' + v % 10);
+  // every check answer carries two times per limit. The date from the day number is
+  // the proleptic Gregorian calendar's usual arithmetic on 400-year eras.
+  constexpr int64_t kYear0 = -62'167'219'200;      // 0000-01-01T00:00:00Z
+  constexpr int64_t kYear10000 = 253'402'300'800;  // 10000-01-01T00:00:00Z
+  const int64_t secs = absl::ToUnixSeconds(t);     // rounds toward -infinity
+  if (t == absl::InfiniteFuture() || t == absl::InfinitePast() || secs < kYear0 ||
+      secs >= kYear10000) {
+    out += absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+    return;
+  }
+  int64_t days = secs / 86400;
+  int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  const int64_t z = days + 719468;  // days since 0000-03-01
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;                                    // [0, 146096]
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);             // [0, 365]
+  const int64_t mp = (5 * doy + 2) / 153;                                  // March = 0
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  char buf[20] = {'0', '0', '0', '0', '-', '0', '0', '-', '0', '0',
+                  'T', '0', '0', ':', '0', '0', ':', '0', '0', 'Z'};
+  auto put = [&buf](size_t pos, int64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; --i, v /= 10) buf[pos + i] = static_cast<char>('0' + v % 10);
   };
   put(0, year, 4);
-  put(5, c.month(), 2);
-  put(8, c.day(), 2);
-  put(11, c.hour(), 2);
-  put(14, c.minute(), 2);
-  put(17, c.second(), 2);
+  put(5, month, 2);
+  put(8, day, 2);
+  put(11, rem / 3600, 2);
+  put(14, rem / 60 % 60, 2);
+  put(17, rem % 60, 2);
+  out.append(buf, sizeof buf);
+}
+
+std::string Rfc3339(absl::Time t) {
+  std::string out;
+  AppendRfc3339(t, out);
   return out;
 }
 
@@ -70,47 +98,67 @@ json::object ToJson(const Limit& l) {
   return o;
 }
 
-namespace {
-
-void WriteAmount(JsonWriter& w, Metric m, int64_t amount) {
-  if (m == Metric::kCostUsd) {
-    w.Double(core::UsdToDouble(amount));
-  } else {
-    w.Int(amount);
-  }
-}
-
-}  // namespace
 
 // The same fields, in the same order, as ToJson(Scope) and ToJson(Window) write in a
-// limit (codec_test checks that they agree).
+// limit (codec_test checks that they agree). Every check and report answer carries
+// these, so the object is appended in fixed pieces rather than token by token; names of
+// enum values go in as they are (they need no escaping), ids and subjects are escaped
+// as any string.
 void WriteJson(JsonWriter& w, const LimitStatus& s) {
   const Limit& l = s.limit;
-  w.BeginObject().Key("id").String(l.id);
-  w.Key("scope").BeginObject().Key("level").String(ToString(l.scope.level));
-  if (l.scope.level != Level::kGlobal) w.Key("tenant_id").String(l.scope.tenant_id);
-  if (l.scope.level != Level::kGlobal && l.scope.level != Level::kTenant)
-    w.Key("subject_id").String(l.scope.subject_id);
-  w.EndObject();
-  w.Key("subject").String(s.subject).Key("metric").String(ToString(l.metric));
-  w.Key("window")
-      .BeginObject()
-      .Key("unit").String(ToString(l.window.unit))
-      .Key("size").Int(l.window.size)
-      .Key("kind").String(ToString(l.window.kind))
-      .EndObject();
-  w.Key("limit");
-  WriteAmount(w, l.metric, l.limit);
-  w.Key("used");
-  WriteAmount(w, l.metric, s.used);
-  w.Key("reserved");
-  WriteAmount(w, l.metric, s.reserved);
-  w.Key("remaining");
-  WriteAmount(w, l.metric, s.remaining);
-  w.Key("window_start").String(Rfc3339(s.window_start));
-  w.Key("resets_at").String(Rfc3339(s.resets_at));
-  w.Key("action").String(ToString(l.action)).Key("mode").String(ToString(s.mode));
-  w.EndObject();
+  std::string& out = w.RawValue();
+  auto quoted = [&out](std::string_view v) { AppendJsonString(v, out); };
+  auto name = [&out](std::string_view v) {  // an enum value's name: plain letters
+    out += '"';
+    out += v;
+    out += '"';
+  };
+  auto amount = [&out, &l](int64_t v) {
+    if (l.metric == Metric::kCostUsd) {
+      AppendJsonNumber(core::UsdToDouble(v), out);
+    } else {
+      AppendJsonNumber(v, out);
+    }
+  };
+  out += "{\"id\":";
+  quoted(l.id);
+  out += ",\"scope\":{\"level\":";
+  name(ToString(l.scope.level));
+  if (l.scope.level != Level::kGlobal) {
+    out += ",\"tenant_id\":";
+    quoted(l.scope.tenant_id);
+  }
+  if (l.scope.level != Level::kGlobal && l.scope.level != Level::kTenant) {
+    out += ",\"subject_id\":";
+    quoted(l.scope.subject_id);
+  }
+  out += "},\"subject\":";
+  quoted(s.subject);
+  out += ",\"metric\":";
+  name(ToString(l.metric));
+  out += ",\"window\":{\"unit\":";
+  name(ToString(l.window.unit));
+  out += ",\"size\":";
+  AppendJsonNumber(static_cast<int64_t>(l.window.size), out);
+  out += ",\"kind\":";
+  name(ToString(l.window.kind));
+  out += "},\"limit\":";
+  amount(l.limit);
+  out += ",\"used\":";
+  amount(s.used);
+  out += ",\"reserved\":";
+  amount(s.reserved);
+  out += ",\"remaining\":";
+  amount(s.remaining);
+  out += ",\"window_start\":\"";
+  AppendRfc3339(s.window_start, out);
+  out += "\",\"resets_at\":\"";
+  AppendRfc3339(s.resets_at, out);
+  out += "\",\"action\":";
+  name(ToString(l.action));
+  out += ",\"mode\":";
+  name(ToString(s.mode));
+  out += '}';
 }
 
 void WriteJson(JsonWriter& w, const std::vector<LimitStatus>& limits) {

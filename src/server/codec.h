@@ -15,6 +15,7 @@
 namespace tollgate::server {
 
 std::string Rfc3339(absl::Time t);  // RFC 3339, UTC, seconds precision
+void AppendRfc3339(absl::Time t, std::string& out);  // the same, appended to `out`
 // The forms on the request path take the memory resource to build in (a
 // boost::json::monotonic_resource per answer keeps malloc off the hot path).
 boost::json::object ToJson(const Scope& s, boost::json::storage_ptr sp = {});

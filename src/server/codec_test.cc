@@ -15,6 +15,35 @@ TEST(CodecTest, Rfc3339IsUtcWithSeconds) {
   EXPECT_EQ(Rfc3339(absl::FromUnixMillis(1'700'000'000'999)), "2023-11-14T22:13:20Z");
 }
 
+TEST(CodecTest, Rfc3339AgreesWithAbseilAcrossTheCalendar) {
+  // Century and leap-day edges, times before 1970, and the ends of the 4-digit years.
+  for (const char* text : {"0000-01-01T00:00:00Z", "0000-02-29T12:00:00Z", "1600-02-29T00:00:00Z",
+                           "1899-12-31T23:59:59Z", "1900-03-01T00:00:00Z", "1969-12-31T23:59:59Z",
+                           "2000-02-29T00:00:00Z", "2100-02-28T23:59:59Z", "2100-03-01T00:00:00Z",
+                           "9999-12-31T23:59:59Z"}) {
+    absl::Time t;
+    std::string err;
+    ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, text, &t, &err)) << err;
+    EXPECT_EQ(Rfc3339(t), text);
+  }
+  EXPECT_EQ(Rfc3339(absl::FromUnixMillis(-500)), "1969-12-31T23:59:59Z");  // rounds down
+  // A day's worth of seconds apart, from year 0 to 9999, and every second of one day.
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  for (int64_t s = -62'167'219'200; s < 253'402'300'800; s += 86'400 * 37 + 3'607) {
+    const absl::Time t = absl::FromUnixSeconds(s);
+    ASSERT_EQ(Rfc3339(t), absl::FormatTime("%E4Y-%m-%dT%H:%M:%SZ", t, utc)) << s;
+  }
+  for (int64_t s = 951'782'400; s < 951'782'400 + 86'400; ++s) {  // 2000-02-29
+    const absl::Time t = absl::FromUnixSeconds(s);
+    ASSERT_EQ(Rfc3339(t), absl::FormatTime("%E4Y-%m-%dT%H:%M:%SZ", t, utc)) << s;
+  }
+  // Outside the 4-digit years: as absl::FormatTime writes them.
+  for (absl::Time t : {absl::FromUnixSeconds(-62'167'219'201), absl::FromUnixSeconds(253'402'300'800),
+                       absl::InfiniteFuture(), absl::InfinitePast()}) {
+    EXPECT_EQ(Rfc3339(t), absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, utc));
+  }
+}
+
 TEST(CodecTest, LimitStatusSpeaksLikeTheLimitItCounts) {
   for (Level level : {Level::kGlobal, Level::kTenant, Level::kUser}) {
     LimitStatus s;

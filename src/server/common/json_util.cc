@@ -33,18 +33,6 @@ namespace {
 // Appends `s` as a JSON string. Strings with nothing to escape (nearly all: ids, model
 // names) are copied as they are; the rest go through Boost.JSON, so the output is
 // byte for byte what json::serialize writes.
-void AppendJsonString(json::string_view s, std::string& out) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == '"' || c == '\\') {
-      out += json::serialize(s);
-      return;
-    }
-  }
-  out.push_back('"');
-  out.append(s.data(), s.size());
-  out.push_back('"');
-}
-
 void AppendJson(const json::value& v, std::string& out) {
   switch (v.kind()) {
     case json::kind::object: {
@@ -53,7 +41,7 @@ void AppendJson(const json::value& v, std::string& out) {
       for (const json::key_value_pair& kv : v.get_object()) {
         if (!first) out.push_back(',');
         first = false;
-        AppendJsonString(kv.key(), out);
+        AppendJsonString(std::string_view(kv.key().data(), kv.key().size()), out);
         out.push_back(':');
         AppendJson(kv.value(), out);
       }
@@ -71,26 +59,15 @@ void AppendJson(const json::value& v, std::string& out) {
       out.push_back(']');
       return;
     }
-    case json::kind::double_: {
-      double d = v.get_double();
-      if (!std::isfinite(d)) {
-        out += "null";  // JSON has no NaN or infinity
-        return;
-      }
-      char buf[400];  // enough for any double in fixed notation
-      std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
-      out.append(buf, r.ptr);
+    case json::kind::double_:
+      AppendJsonNumber(v.get_double(), out);
       return;
-    }
     case json::kind::string:
-      AppendJsonString(v.get_string(), out);
+      AppendJsonString(std::string_view(v.get_string().data(), v.get_string().size()), out);
       return;
-    case json::kind::int64: {
-      char buf[24];
-      std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, v.get_int64());
-      out.append(buf, r.ptr);
+    case json::kind::int64:
+      AppendJsonNumber(v.get_int64(), out);
       return;
-    }
     case json::kind::uint64: {
       char buf[24];
       std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
@@ -107,6 +84,40 @@ void AppendJson(const json::value& v, std::string& out) {
 }
 
 }  // namespace
+
+void AppendJsonString(std::string_view s, std::string& out) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == '"' || c == '\\') {
+      out += json::serialize(json::string_view(s.data(), s.size()));
+      return;
+    }
+  }
+  out.push_back('"');
+  out.append(s.data(), s.size());
+  out.push_back('"');
+}
+
+void AppendJsonNumber(int64_t v, std::string& out) {
+  char buf[24];
+  std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void AppendJsonNumber(double v, std::string& out) {
+  if (!std::isfinite(v)) {
+    out += "null";  // JSON has no NaN or infinity
+    return;
+  }
+  char buf[400];  // enough for any double in fixed notation
+  std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  out.append(buf, r.ptr);
+}
+
+std::string& JsonWriter::RawValue() {
+  Separate();
+  need_comma_ = true;
+  return *out_;
+}
 
 void JsonWriter::Separate() {
   if (need_comma_) out_->push_back(',');
@@ -127,7 +138,7 @@ JsonWriter& JsonWriter::Close(char bracket) {
 
 JsonWriter& JsonWriter::Key(std::string_view key) {
   Separate();
-  AppendJsonString(json::string_view(key.data(), key.size()), *out_);
+  AppendJsonString(key, *out_);
   out_->push_back(':');
   need_comma_ = false;
   return *this;
@@ -135,21 +146,20 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
 
 JsonWriter& JsonWriter::String(std::string_view value) {
   Separate();
-  AppendJsonString(json::string_view(value.data(), value.size()), *out_);
+  AppendJsonString(value, *out_);
   need_comma_ = true;
   return *this;
 }
 
 JsonWriter& JsonWriter::Int(int64_t value) {
-  Separate();
-  char buf[24];
-  std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, value);
-  out_->append(buf, r.ptr);
-  need_comma_ = true;
+  AppendJsonNumber(value, RawValue());
   return *this;
 }
 
-JsonWriter& JsonWriter::Double(double value) { return Value(json::value(value)); }
+JsonWriter& JsonWriter::Double(double value) {
+  AppendJsonNumber(value, RawValue());
+  return *this;
+}
 
 JsonWriter& JsonWriter::Bool(bool value) {
   Separate();

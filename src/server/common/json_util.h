@@ -42,6 +42,11 @@ class JsonWriter {
   JsonWriter& Bool(bool value);
   JsonWriter& Null();
   JsonWriter& Value(const boost::json::value& value);  // any value, as SerializeJson
+  // For a value assembled by the caller in fixed pieces (cheaper than a call per token):
+  // writes the separator before it and returns the text, to which the caller appends
+  // exactly one complete JSON value (with AppendJsonString for any string that is not
+  // a known plain name).
+  std::string& RawValue();
 
  private:
   void Separate();
@@ -51,6 +56,13 @@ class JsonWriter {
   std::string* out_;
   bool need_comma_ = false;
 };
+
+// `s` as a JSON string literal (quotes included, escaped as needed), appended to `out`.
+void AppendJsonString(std::string_view s, std::string& out);
+// A number as JsonWriter writes it: integers in full, doubles in fixed notation,
+// non-finite doubles as null.
+void AppendJsonNumber(int64_t v, std::string& out);
+void AppendJsonNumber(double v, std::string& out);
 
 // Deepest nesting of arrays and objects accepted in a request body.
 inline constexpr int kMaxJsonDepth = 32;

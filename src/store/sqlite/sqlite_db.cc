@@ -66,7 +66,8 @@ void Stmt::BindOne(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
 
 void Stmt::BindOne(int i, std::string_view v) {
   // SQLITE_TRANSIENT: the statement copies, so the caller's buffer may go away.
-  sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()),
+                    borrow_text_ ? SQLITE_STATIC : SQLITE_TRANSIENT);
 }
 
 void Stmt::BindOne(int i, std::nullptr_t) { sqlite3_bind_null(stmt_, i); }

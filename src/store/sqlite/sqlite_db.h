@@ -45,6 +45,17 @@ class Stmt {
     (BindOne(++i, args), ...);
     return *this;
   }
+  // Bind, but text is borrowed rather than copied: each text argument must stay valid
+  // until the statement is reset (Run resets it when it ends). For statements run at
+  // once on data that outlives them, such as the ledger applier's, where the copies
+  // were a measurable part of the work.
+  template <typename... Args>
+  Stmt& BindBorrowed(const Args&... args) {
+    borrow_text_ = true;
+    Bind(args...);
+    borrow_text_ = false;
+    return *this;
+  }
   void BindOne(int i, int64_t v);
   void BindOne(int i, int v) { BindOne(i, static_cast<int64_t>(v)); }
   void BindOne(int i, bool v) { BindOne(i, static_cast<int64_t>(v)); }
@@ -69,6 +80,7 @@ class Stmt {
  private:
   explicit Stmt(sqlite3_stmt* stmt) : stmt_(stmt) {}
   sqlite3_stmt* stmt_ = nullptr;
+  bool borrow_text_ = false;  // set only within BindBorrowed
 };
 
 // An open connection. Closing finalizes nothing: every Stmt must be destroyed first.

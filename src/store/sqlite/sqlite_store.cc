@@ -782,7 +782,8 @@ absl::Status SqliteStore::ApplyEntry(const LedgerEntry& entry) {
   const UsageEvent& e = entry.event;
   if (absl::Status s = InsertEvent(e); !s.ok()) return s;
   for (const CounterDelta& c : entry.counters) {
-    ws_.upsert_counter.Bind(c.limit_id, c.subject, c.window_start, c.amount, ToNanos(c.expires_at));
+    ws_.upsert_counter.BindBorrowed(c.limit_id, c.subject, c.window_start, c.amount,
+                                    ToNanos(c.expires_at));
     if (absl::Status s = ws_.upsert_counter.Run(); !s.ok()) return s;
   }
   return UpsertDaily(DailyDate(entry), e.tenant_id, e.user_id, e.agent, e.provider,
@@ -793,20 +794,20 @@ absl::Status SqliteStore::UpsertDaily(std::string_view date, std::string_view te
                                       std::string_view user_id, std::string_view agent,
                                       std::string_view provider, std::string_view model,
                                       const Usage& usage, const Cost& cost, int64_t requests) {
-  ws_.upsert_daily.Bind(date, tenant_id, user_id, agent, provider, model, usage.input_tokens,
-                        usage.output_tokens, usage.cached_input_tokens, usage.cache_write_tokens,
-                        usage.reasoning_tokens, usage.total_tokens, cost.input, cost.output,
-                        requests);
+  ws_.upsert_daily.BindBorrowed(date, tenant_id, user_id, agent, provider, model,
+                                usage.input_tokens, usage.output_tokens, usage.cached_input_tokens,
+                                usage.cache_write_tokens, usage.reasoning_tokens,
+                                usage.total_tokens, cost.input, cost.output, requests);
   return ws_.upsert_daily.Run();
 }
 
 absl::Status SqliteStore::InsertEvent(const UsageEvent& e) {
-  ws_.insert_event.Bind(e.event_id, ToNanos(e.ts), e.tenant_id, e.user_id, e.agent, e.key_id,
-                        e.request_id, e.idempotency_key, e.provider, e.model, e.model_used,
-                        e.endpoint, e.usage.input_tokens, e.usage.output_tokens,
-                        e.usage.cached_input_tokens, e.usage.cache_write_tokens,
-                        e.usage.reasoning_tokens, e.usage.total_tokens, e.cost.input, e.cost.output,
-                        e.latency_ms, ToString(e.status), ToString(e.decision), e.estimated);
+  ws_.insert_event.BindBorrowed(
+      e.event_id, ToNanos(e.ts), e.tenant_id, e.user_id, e.agent, e.key_id, e.request_id,
+      e.idempotency_key, e.provider, e.model, e.model_used, e.endpoint, e.usage.input_tokens,
+      e.usage.output_tokens, e.usage.cached_input_tokens, e.usage.cache_write_tokens,
+      e.usage.reasoning_tokens, e.usage.total_tokens, e.cost.input, e.cost.output, e.latency_ms,
+      ToString(e.status), ToString(e.decision), e.estimated);
   if (absl::Status s = ws_.insert_event.Run(); !s.ok()) return s;
   if (sqlite3_changes(writer_.get()) == 0) {
     return absl::AlreadyExistsError("idempotency key already recorded");
@@ -1137,8 +1138,8 @@ absl::Status SqliteStore::ApplyJournaled(const std::vector<const Journaled*>& en
   }
   for (auto it = counters.begin(); s.ok() && it != counters.end(); ++it) {
     const auto& [limit_id, subject, window_start] = it->first;
-    ws_.upsert_counter.Bind(limit_id, subject, window_start, it->second.amount,
-                            ToNanos(it->second.expires_at));
+    ws_.upsert_counter.BindBorrowed(limit_id, subject, window_start, it->second.amount,
+                                    ToNanos(it->second.expires_at));
     s = ws_.upsert_counter.Run();
   }
   for (auto it = daily.begin(); s.ok() && it != daily.end(); ++it) {
