@@ -128,14 +128,16 @@ absl::StatusOr<Usage> OpenAi(const Node& n, std::string_view in_key, std::string
   TG_RETURN_IF_ERROR(n.Count(out_key, &u.output_tokens));
   TG_RETURN_IF_ERROR(ChildCount(n, in_details, "cached_tokens", &u.cached_input_tokens));
   TG_RETURN_IF_ERROR(ChildCount(n, out_details, "reasoning_tokens", &u.reasoning_tokens));
-  std::string in_field = absl::StrCat(n.path, ".", AbslView(in_key));
-  std::string out_field = absl::StrCat(n.path, ".", AbslView(out_key));
-  TG_RETURN_IF_ERROR(NotMore(u.cached_input_tokens,
-                             absl::StrCat(in_field, "_details.cached_tokens"), u.input_tokens,
-                             in_field));
-  TG_RETURN_IF_ERROR(NotMore(u.reasoning_tokens,
-                             absl::StrCat(out_field, "_details.reasoning_tokens"), u.output_tokens,
-                             out_field));
+  if (u.cached_input_tokens > u.input_tokens || u.reasoning_tokens > u.output_tokens) {
+    std::string in_field = absl::StrCat(n.path, ".", AbslView(in_key));
+    std::string out_field = absl::StrCat(n.path, ".", AbslView(out_key));
+    TG_RETURN_IF_ERROR(NotMore(u.cached_input_tokens,
+                               absl::StrCat(in_field, "_details.cached_tokens"), u.input_tokens,
+                               in_field));
+    TG_RETURN_IF_ERROR(NotMore(u.reasoning_tokens,
+                               absl::StrCat(out_field, "_details.reasoning_tokens"),
+                               u.output_tokens, out_field));
+  }
   TG_RETURN_IF_ERROR(Finish(n, "total_tokens", &u));
   return u;
 }
@@ -240,10 +242,18 @@ std::vector<std::string_view> Present(const boost::json::object& o,
   return out;
 }
 
+template <size_t N>
+bool AnyPresent(const boost::json::object& o, const std::string_view (&keys)[N]) {
+  for (std::string_view k : keys) {
+    if (o.contains(JsonView(k))) return true;
+  }
+  return false;
+}
+
 bool HasAnyKnownKey(const boost::json::object& o) {
-  return !Present(o, kChatKeys).empty() || !Present(o, kResponsesKeys).empty() ||
-         !Present(o, kAnthropicKeys).empty() || !Present(o, kGeminiKeys).empty() ||
-         !Present(o, kTollgateKeys).empty() || !Present(o, kSharedKeys).empty();
+  return AnyPresent(o, kChatKeys) || AnyPresent(o, kResponsesKeys) ||
+         AnyPresent(o, kAnthropicKeys) || AnyPresent(o, kGeminiKeys) ||
+         AnyPresent(o, kTollgateKeys) || AnyPresent(o, kSharedKeys);
 }
 
 absl::StatusOr<UsageShape> Detect(const Node& n, std::string_view hint) {
@@ -266,7 +276,7 @@ absl::StatusOr<UsageShape> Detect(const Node& n, std::string_view hint) {
   if (const boost::json::value* d = n.object->if_contains("output_tokens_details");
       d != nullptr && d->is_object() && d->as_object().contains("thinking_tokens") &&
       !n.object->contains("input_tokens_details") &&
-      (hint == "anthropic" || !Present(*n.object, kAnthropicKeys).empty())) {
+      (hint == "anthropic" || AnyPresent(*n.object, kAnthropicKeys))) {
     std::erase_if(found, [](const Found& f) { return f.shape == UsageShape::kOpenAiResponses; });
     if (found.empty()) found.push_back(Found{UsageShape::kAnthropic, {"output_tokens_details"}});
   }

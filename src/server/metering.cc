@@ -469,33 +469,35 @@ void Metering::Report(ReportRequest request,
   actual.requests = 1;
   std::vector<CounterDelta> deltas = engine_->Settle(reservation, charged, actual);
 
+  ReportAnswer answer;
+  answer.event_id = e.event_id;
+  answer.model_used = e.model_used;
+  answer.cost = e.cost;
+  std::string tenant_id = e.tenant_id;
+  std::string idempotency_key = e.idempotency_key;
   LedgerEntry entry;
-  entry.event = e;
   entry.date = LocalDate(e.tenant_id, e.ts);
+  entry.event = std::move(e);
   entry.counters = deltas;
-  ledger_.Append(loop, std::move(entry), [this, e = std::move(e), deltas = std::move(deltas),
-                                          done = std::move(done)](absl::Status status) mutable {
-    if (!status.ok()) {
-      // Not recorded: take the charge back out of the counters.
-      std::vector<CounterDelta> undo = deltas;
-      for (CounterDelta& d : undo) d.amount = -d.amount;
-      engine_->Restore(undo);
-      if (absl::IsAlreadyExists(status)) {
-        absl::StatusOr<std::optional<UsageEvent>> first =
-            store_->FindEventByIdempotencyKey(e.tenant_id, e.idempotency_key);
-        if (!first.ok()) return done(first.status());
-        if (!first->has_value()) return done(absl::InternalError("duplicate event not found"));
-        ReportAnswer answer;
-        answer.event = std::move(**first);
-        answer.duplicate = true;
-        return done(std::move(answer));
-      }
-      return done(status);
-    }
-    ReportAnswer answer;
-    answer.event = std::move(e);
+  auto recorded = [this, answer = std::move(answer), tenant_id = std::move(tenant_id),
+                   idempotency_key = std::move(idempotency_key), deltas = std::move(deltas),
+                   done = std::move(done)](absl::Status status) mutable {
+    if (status.ok()) return done(std::move(answer));
+    // Not recorded: take the charge back out of the counters.
+    for (CounterDelta& d : deltas) d.amount = -d.amount;
+    engine_->Restore(deltas);
+    if (!absl::IsAlreadyExists(status)) return done(status);
+    absl::StatusOr<std::optional<UsageEvent>> first =
+        store_->FindEventByIdempotencyKey(tenant_id, idempotency_key);
+    if (!first.ok()) return done(first.status());
+    if (!first->has_value()) return done(absl::InternalError("duplicate event not found"));
+    answer.event_id = std::move((*first)->event_id);
+    answer.model_used = std::move((*first)->model_used);
+    answer.cost = (*first)->cost;
+    answer.duplicate = true;
     done(std::move(answer));
-  });
+  };
+  ledger_.Append(loop, std::move(entry), std::move(recorded));
 }
 
 std::vector<LimitStatus> Metering::Status(const CallContext& ctx) const {

@@ -78,8 +78,11 @@ struct ReportRequest {
   bool estimated = false;
 };
 
+// What the report's answer needs of the recorded event (the first one, for a duplicate).
 struct ReportAnswer {
-  UsageEvent event;  // the recorded event (the first one, for a duplicate)
+  std::string event_id;
+  std::string model_used;
+  Cost cost;
   bool duplicate = false;
 };
 

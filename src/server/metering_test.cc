@@ -54,7 +54,8 @@ TEST_F(MeteringTest, DuplicateReportCountsOnceAndReturnsTheFirstEvent) {
   absl::StatusOr<ReportAnswer> again = ReportSync(Call("k1", 100));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->duplicate);
-  EXPECT_EQ(again->event.event_id, first->event.event_id);
+  EXPECT_EQ(again->event_id, first->event_id);
+  EXPECT_EQ(again->cost.Total(), first->cost.Total());
   EXPECT_EQ(Used(), 100);
 }
 

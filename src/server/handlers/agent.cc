@@ -227,13 +227,13 @@ awaitable<Response> Report(RequestContext& ctx, Metering* m) {
   absl::StatusOr<ReportAnswer> answer =
       co_await AwaitCallback<absl::StatusOr<ReportAnswer>>(std::move(start));
   if (!answer.ok()) co_return ErrorResponse(answer.status());
-  charged.model = answer->event.model_used;
+  charged.model = answer->model_used;
   std::string out;
   out.reserve(1024);
   JsonWriter w(&out);
   w.BeginObject();
-  w.Key("event_id").String(answer->event.event_id);
-  w.Key("cost_usd").Double(core::UsdToDouble(answer->event.cost.Total()));
+  w.Key("event_id").String(answer->event_id);
+  w.Key("cost_usd").Double(core::UsdToDouble(answer->cost.Total()));
   w.Key("duplicate").Bool(answer->duplicate);
   w.Key("limits");
   WriteJson(w, m->Status(charged));
