@@ -325,6 +325,11 @@ Gateway::Gateway(Metering* metering, GatewayOptions options)
   openai_->config = std::move(options.openai);
   anthropic_->config = std::move(options.anthropic);
   gemini_->config = std::move(options.gemini);
+  // Each server thread makes its own clients at its first call; the trust stores they
+  // share are loaded here, before the first call waits for them.
+  for (Upstream* up : {openai_.get(), anthropic_.get(), gemini_.get()}) {
+    upstream::PrepareTls(up->config.client);
+  }
 }
 
 Gateway::~Gateway() = default;

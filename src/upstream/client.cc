@@ -37,6 +37,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace tollgate::upstream {
 namespace net = boost::asio;
@@ -154,9 +155,45 @@ class Connection {
 
 // What the Client and its ResponseStreams share: options, TLS context, idle
 // connections and counters. Outlives the Client while streams hold it.
+// The TLS settings of every client that trusts the same CAs: TLS 1.2 or later, peer
+// verification. Loading a trust store costs tens of milliseconds (the system one holds
+// over a hundred certificates), and an SSL_CTX is safe to share once configured, so a
+// process loads each one once.
+struct TlsContext {
+  ssl::context ctx{ssl::context::tls_client};
+  absl::Status status;  // why the trust store did not load, if it did not
+};
+
+std::shared_ptr<TlsContext> SharedTlsContext(const std::string& ca_file) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* contexts = new absl::flat_hash_map<std::string, std::shared_ptr<TlsContext>>();
+  absl::MutexLock lock(&mu);
+  std::shared_ptr<TlsContext>& tls = (*contexts)[ca_file];
+  if (tls != nullptr) return tls;
+  tls = std::make_shared<TlsContext>();
+  ssl::context& ctx = tls->ctx;
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  ctx.set_verify_mode(ssl::verify_peer);
+  beast::error_code ec;
+  if (ca_file.empty()) {
+    ctx.set_default_verify_paths(ec);
+  } else {
+    ctx.load_verify_file(ca_file, ec);
+  }
+  if (ec) {
+    tls->status = absl::FailedPreconditionError(
+        absl::StrCat("upstream TLS: cannot load ",
+                     ca_file.empty() ? "the system trust store" : ca_file, ": ", ec.message()));
+  }
+  return tls;
+}
+
 struct PoolState {
   PoolState(net::io_context& ioc, ClientOptions opts)
-      : executor(ioc.get_executor()), options(std::move(opts)), ssl(ssl::context::tls_client) {}
+      : executor(ioc.get_executor()),
+        options(std::move(opts)),
+        tls(SharedTlsContext(options.ca_file)) {}
 
   // An idle connection to `key` (the most recently used one), or null.
   std::unique_ptr<Connection> Take(const std::string& key);
@@ -165,7 +202,7 @@ struct PoolState {
 
   const net::any_io_executor executor;  // of the sockets
   const ClientOptions options;
-  ssl::context ssl;  // configured once by the Client constructor, then only read
+  const std::shared_ptr<TlsContext> tls;  // shared, only read
 
   std::atomic<uint64_t> opened{0}, requests{0}, reuses{0}, retries{0};
 
@@ -338,7 +375,7 @@ net::awaitable<absl::Status> Exchange::Connect(const Origin& origin) {
     co_return IoError(rec, absl::StrCat("resolving ", origin.host), limit);
   }
 
-  conn = std::make_unique<Connection>(pool->executor, pool->ssl, origin.tls);
+  conn = std::make_unique<Connection>(pool->executor, pool->tls->ctx, origin.tls);
   auto [cec, endpoint] = co_await net::async_connect(conn->socket(), endpoints, kNoThrow);
   if (cec || timed_out || cancelled) {
     Disarm();
@@ -528,24 +565,10 @@ void Cancellation::Cancel() {
 // Client
 
 Client::Client(net::io_context& ioc, ClientOptions options)
-    : pool_(std::make_shared<detail::PoolState>(ioc, std::move(options))) {
-  ssl::context& ctx = pool_->ssl;
-  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
-  ctx.set_verify_mode(ssl::verify_peer);
-  beast::error_code ec;
-  const std::string& ca_file = pool_->options.ca_file;
-  if (ca_file.empty()) {
-    ctx.set_default_verify_paths(ec);
-  } else {
-    ctx.load_verify_file(ca_file, ec);
-  }
-  if (ec) {
-    init_status_ = absl::FailedPreconditionError(
-        absl::StrCat("upstream TLS: cannot load ",
-                     ca_file.empty() ? "the system trust store" : ca_file, ": ", ec.message()));
-  }
-}
+    : pool_(std::make_shared<detail::PoolState>(ioc, std::move(options))),
+      init_status_(pool_->tls->status) {}
+
+void PrepareTls(const ClientOptions& options) { detail::SharedTlsContext(options.ca_file); }
 
 Client::~Client() = default;
 

@@ -66,6 +66,11 @@ struct Exchange;
 struct PoolState;
 }  // namespace detail
 
+// Loads the trust store that Clients with these options use, now rather than in the
+// first Client (tens of milliseconds for the system store): for servers that create
+// their clients lazily, on the first call of each thread.
+void PrepareTls(const ClientOptions& options);
+
 // One response being read, returned by Client::Send.
 //
 // Thread safety: not thread-safe. Call every method, the destructor included, on the
@@ -137,9 +142,10 @@ class Cancellation {
 // every ResponseStream it returned.
 class Client {
  public:
-  // Builds the TLS context: TLS 1.2 or later, peer verification against ca_file or the
-  // system trust store. If that fails (e.g. an unreadable ca_file) every Send fails
-  // with init_status().
+  // TLS: 1.2 or later, peer verification against ca_file or the system trust store,
+  // loaded once per process and shared by the clients that name the same file (see
+  // PrepareTls). If it fails to load (e.g. an unreadable ca_file) every Send fails with
+  // init_status().
   Client(boost::asio::io_context& ioc, ClientOptions options);
   ~Client();
   Client(const Client&) = delete;
