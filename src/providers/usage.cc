@@ -1,11 +1,12 @@
 #include "providers/usage.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <initializer_list>
 #include <limits>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -232,22 +233,18 @@ constexpr std::string_view kTollgateKeys[] = {"cached_input_tokens", "cache_writ
 // Keys shared by the Responses, Anthropic and tollgate shapes.
 constexpr std::string_view kSharedKeys[] = {"input_tokens", "output_tokens", "total_tokens"};
 
+// The first of `keys` that `o` has, or "" when it has none.
 template <size_t N>
-std::vector<std::string_view> Present(const boost::json::object& o,
-                                      const std::string_view (&keys)[N]) {
-  std::vector<std::string_view> out;
+std::string_view FirstPresent(const boost::json::object& o, const std::string_view (&keys)[N]) {
   for (std::string_view k : keys) {
-    if (o.contains(JsonView(k))) out.push_back(k);
+    if (o.contains(JsonView(k))) return k;
   }
-  return out;
+  return {};
 }
 
 template <size_t N>
 bool AnyPresent(const boost::json::object& o, const std::string_view (&keys)[N]) {
-  for (std::string_view k : keys) {
-    if (o.contains(JsonView(k))) return true;
-  }
-  return false;
+  return !FirstPresent(o, keys).empty();
 }
 
 bool HasAnyKnownKey(const boost::json::object& o) {
@@ -259,46 +256,51 @@ bool HasAnyKnownKey(const boost::json::object& o) {
 absl::StatusOr<UsageShape> Detect(const Node& n, std::string_view hint) {
   struct Found {
     UsageShape shape;
-    std::vector<std::string_view> keys;
+    std::string_view key;  // one of its keys that the object has
   };
-  std::vector<Found> found;
-  auto add = [&](UsageShape shape, std::vector<std::string_view> keys) {
-    if (!keys.empty()) found.push_back(Found{shape, std::move(keys)});
+  std::array<Found, 5> found;
+  size_t count = 0;
+  auto add = [&](UsageShape shape, std::string_view key) {
+    if (!key.empty()) found[count++] = Found{shape, key};
   };
-  add(UsageShape::kOpenAiChat, Present(*n.object, kChatKeys));
-  add(UsageShape::kOpenAiResponses, Present(*n.object, kResponsesKeys));
-  add(UsageShape::kAnthropic, Present(*n.object, kAnthropicKeys));
-  add(UsageShape::kGemini, Present(*n.object, kGeminiKeys));
-  add(UsageShape::kTollgate, Present(*n.object, kTollgateKeys));
-  std::vector<std::string_view> shared = Present(*n.object, kSharedKeys);
+  add(UsageShape::kOpenAiChat, FirstPresent(*n.object, kChatKeys));
+  add(UsageShape::kOpenAiResponses, FirstPresent(*n.object, kResponsesKeys));
+  add(UsageShape::kAnthropic, FirstPresent(*n.object, kAnthropicKeys));
+  add(UsageShape::kGemini, FirstPresent(*n.object, kGeminiKeys));
+  add(UsageShape::kTollgate, FirstPresent(*n.object, kTollgateKeys));
+  const bool has_shared = AnyPresent(*n.object, kSharedKeys);
   // Anthropic's output_tokens_details (thinking_tokens) is not the Responses API's
   // (reasoning_tokens): the Anthropic hint or Anthropic's own keys decide.
   if (const boost::json::value* d = n.object->if_contains("output_tokens_details");
       d != nullptr && d->is_object() && d->as_object().contains("thinking_tokens") &&
       !n.object->contains("input_tokens_details") &&
       (hint == "anthropic" || AnyPresent(*n.object, kAnthropicKeys))) {
-    std::erase_if(found, [](const Found& f) { return f.shape == UsageShape::kOpenAiResponses; });
-    if (found.empty()) found.push_back(Found{UsageShape::kAnthropic, {"output_tokens_details"}});
+    count = static_cast<size_t>(
+        std::remove_if(found.begin(), found.begin() + count,
+                       [](const Found& f) { return f.shape == UsageShape::kOpenAiResponses; }) -
+        found.begin());
+    if (count == 0) add(UsageShape::kAnthropic, "output_tokens_details");
   }
-  if (found.size() > 1) {
+  if (count > 1) {
     return Bad(n.path, absl::StrCat("mixes the ", AbslView(ToString(found[0].shape)), " field ",
-                                    AbslView(found[0].keys[0]), " with the ",
+                                    AbslView(found[0].key), " with the ",
                                     AbslView(ToString(found[1].shape)), " field ",
-                                    AbslView(found[1].keys[0])));
+                                    AbslView(found[1].key)));
   }
-  if (found.size() == 1) {
+  if (count == 1) {
     UsageShape shape = found[0].shape;
     // Chat Completions has total_tokens too, but never input_tokens or output_tokens.
-    for (std::string_view key : shared) {
+    for (std::string_view key : kSharedKeys) {
+      if (!n.object->contains(JsonView(key))) continue;
       if (shape == UsageShape::kGemini ||
           (shape == UsageShape::kOpenAiChat && key != "total_tokens")) {
         return Bad(n.path, absl::StrCat("mixes the ", AbslView(ToString(shape)), " field ",
-                                        AbslView(found[0].keys[0]), " with ", AbslView(key)));
+                                        AbslView(found[0].key), " with ", AbslView(key)));
       }
     }
     return shape;
   }
-  if (shared.empty()) {
+  if (!has_shared) {
     return Bad(n.path,
                "has no token counts of a known shape (OpenAI, Anthropic, Gemini, tollgate)");
   }
