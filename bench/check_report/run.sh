@@ -37,9 +37,10 @@ nginx_start_static
 
 echo "== $rounds rounds of ${duration}s each: nginx return 200 (1 worker), then tollgate check + report (SQLite store in $work)"
 for round in $(seq 1 "$rounds"); do
+  sample=$(cpu_sample)
   nginx_line=$(run_wrk "http://127.0.0.1:$NGINX_PORT/" "$here/static.lua")
   tg_line=$(run_wrk "http://127.0.0.1:$port/" "$here/check_report.lua")
-  round_record "$round" "$nginx_line" "$tg_line"
+  round_record "$round" "$nginx_line" "$tg_line" "$(steal_since "$sample")"
 done
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$tg_pid/status")
 events=$(api "http://127.0.0.1:$port/api/admin/usage/summary?days=1" | sed -n 's/.*"totals":{[^}]*"requests":\([0-9]*\).*/\1/p')

@@ -57,9 +57,10 @@ ngx="http://127.0.0.1:$NGINX_PORT"
 
 echo "== full load, $conns connections: $rounds rounds of ${duration}s, nginx proxy then tollgate"
 for round in $(seq 1 "$rounds"); do
+  sample=$(cpu_sample)
   nginx_line=$(run_wrk "$ngx/v1/chat/completions" "$conns")
   tg_line=$(BENCH_KEY=$key run_wrk "$tg/v1/chat/completions" "$conns")
-  round_record "$round" "$nginx_line" "$tg_line"
+  round_record "$round" "$nginx_line" "$tg_line" "$(steal_since "$sample")"
 done
 events=$(api "$tg/api/admin/usage/summary?days=1" | sed -n 's/.*"totals":{[^}]*"requests":\([0-9]*\).*/\1/p')
 echo "events recorded: $events"
@@ -70,12 +71,13 @@ echo "== median ratio tollgate/nginx: $(median "${ROUND_RATIOS[@]}") (target >= 
 echo "== paced at ~5,000 req/s (50 connections, random waits of 10 ms on average): $rounds rounds"
 tg_added=() ngx_added=()
 for round in $(seq 1 "$rounds"); do
+  sample=$(cpu_sample)
   direct_line=$(run_wrk "$fake/v1/chat/completions" 50 10)
   nginx_paced=$(run_wrk "$ngx/v1/chat/completions" 50 10)
   tg_paced=$(BENCH_KEY=$key run_wrk "$tg/v1/chat/completions" 50 10)
   echo "round $round  fake direct  $direct_line"
   echo "round $round  nginx proxy  $nginx_paced"
-  echo "round $round  tollgate     $tg_paced"
+  echo "round $round  tollgate     $tg_paced  $(steal_since "$sample")"
   tg_added+=("$(awk -v a="$(field p99_ms "$tg_paced")" -v b="$(field p99_ms "$direct_line")" 'BEGIN{printf "%.3f", a-b}')")
   ngx_added+=("$(awk -v a="$(field p99_ms "$nginx_paced")" -v b="$(field p99_ms "$direct_line")" 'BEGIN{printf "%.3f", a-b}')")
 done
