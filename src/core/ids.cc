@@ -65,7 +65,7 @@ std::string NewSecret() {
 
 std::string Sha256Hex(std::string_view data) {
   // Fetched once: an implicit fetch on every call costs more than the hashing itself.
-  // So is a context made per call: each thread keeps one (freed when the thread ends).
+  // So would a context per call: each thread keeps one (freed when the thread ends).
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   thread_local std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
                                                                        EVP_MD_CTX_free);

@@ -98,7 +98,6 @@ json::object ToJson(const Limit& l) {
   return o;
 }
 
-
 // The same fields, in the same order, as ToJson(Scope) and ToJson(Window) write in a
 // limit (codec_test checks that they agree). Every check and report answer carries
 // these, so the object is appended in fixed pieces rather than token by token; names of

@@ -153,8 +153,6 @@ class Connection {
   const bool tls_;
 };
 
-// What the Client and its ResponseStreams share: options, TLS context, idle
-// connections and counters. Outlives the Client while streams hold it.
 // The TLS settings of every client that trusts the same CAs: TLS 1.2 or later, peer
 // verification. Loading a trust store costs tens of milliseconds (the system one holds
 // over a hundred certificates), and an SSL_CTX is safe to share once configured, so a
@@ -189,6 +187,8 @@ std::shared_ptr<TlsContext> SharedTlsContext(const std::string& ca_file) {
   return tls;
 }
 
+// What the Client and its ResponseStreams share: options, TLS context, idle
+// connections and counters. Outlives the Client while streams hold it.
 struct PoolState {
   PoolState(net::io_context& ioc, ClientOptions opts)
       : executor(ioc.get_executor()),

@@ -1203,8 +1203,8 @@ absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventInSqlite(
       found = row.status();
     } else if (*row) {
       absl::StatusOr<UsageEvent> e = ReadEvent(s);
-      if (e.ok()) found = std::optional<UsageEvent>(*std::move(e));
-      else found = e.status();
+      found = e.ok() ? absl::StatusOr<std::optional<UsageEvent>>(*std::move(e))
+                     : absl::StatusOr<std::optional<UsageEvent>>(e.status());
     }
     s.Reset();
     return found;
