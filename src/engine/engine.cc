@@ -495,7 +495,7 @@ class Engine::Impl {
   std::vector<Applied> Resolve(const CallContext& ctx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::vector<Applied> out;
     if (ctx.tenant_id.empty()) return out;
-    const std::string model = absl::StrCat(ctx.provider, ":", ctx.model);
+    std::string model;  // "provider:model", made when a limit names models
     const auto tenant_it = tenants_.find(ctx.tenant_id);
     const TenantInfo* tenant = tenant_it == tenants_.end() ? nullptr : &tenant_it->second;
     const bool own_key = ctx.tenant_id != "*";
@@ -523,10 +523,12 @@ class Engine::Impl {
         }
         if (id != nullptr && (id->empty() || (s.subject_id != "*" && s.subject_id != *id)))
           continue;
-        if (!ctx.model.empty() && !e->limit.models.empty() &&
-            std::none_of(e->limit.models.begin(), e->limit.models.end(),
-                         [&](const std::string& g) { return engine::GlobMatch(g, model); }))
-          continue;
+        if (!ctx.model.empty() && !e->limit.models.empty()) {
+          if (model.empty()) model = absl::StrCat(ctx.provider, ":", ctx.model);
+          if (std::none_of(e->limit.models.begin(), e->limit.models.end(),
+                           [&](const std::string& g) { return engine::GlobMatch(g, model); }))
+            continue;
+        }
         std::string subject;
         if (s.level == Level::kTenant)
           subject = ctx.tenant_id;
