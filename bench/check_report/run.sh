@@ -35,6 +35,10 @@ api -X POST "http://127.0.0.1:$port/api/admin/limits" -d '{"scope":{"level":"ten
 export BENCH_KEY=$(api -X POST "http://127.0.0.1:$port/api/admin/keys" -d '{"role":"agent","tenant_id":"bench"}' | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
 nginx_start_static
 
+# Two unrecorded seconds each first: connections, caches and the allocator's heap warm.
+wrk -t1 -c"$conns" -d2s -s "$here/static.lua" "http://127.0.0.1:$NGINX_PORT/" >/dev/null
+wrk -t1 -c"$conns" -d2s -s "$here/check_report.lua" "http://127.0.0.1:$port/" >/dev/null
+
 echo "== $rounds rounds of ${duration}s each: nginx return 200 (1 worker), then tollgate check + report (SQLite store in $work)"
 for round in $(seq 1 "$rounds"); do
   sample=$(cpu_sample)

@@ -55,6 +55,10 @@ key=$(api -X POST "$tg/api/admin/keys" -d '{"role":"client","tenant_id":"bench",
 nginx_start_proxy "127.0.0.1:$fake_port"
 ngx="http://127.0.0.1:$NGINX_PORT"
 
+# Two unrecorded seconds each first: upstream pools, caches and the allocator's heap warm.
+wrk -t1 -c"$conns" -d2s -s "$here/chat.lua" "$ngx/v1/chat/completions" >/dev/null
+BENCH_KEY=$key wrk -t1 -c"$conns" -d2s -s "$here/chat.lua" "$tg/v1/chat/completions" >/dev/null
+
 echo "== full load, $conns connections: $rounds rounds of ${duration}s, nginx proxy then tollgate"
 for round in $(seq 1 "$rounds"); do
   sample=$(cpu_sample)
