@@ -166,13 +166,6 @@ void WriteJson(JsonWriter& w, const std::vector<LimitStatus>& limits) {
   w.EndArray();
 }
 
-json::array ToJson(const std::vector<LimitStatus>& limits) {
-  std::string text;
-  JsonWriter w(&text);
-  WriteJson(w, limits);
-  return json::parse(text).as_array();
-}
-
 json::object ToJson(const Tenant& t) {
   return {{"id", t.id},
           {"name", t.name},

@@ -22,10 +22,9 @@ boost::json::object ToJson(const Scope& s, boost::json::storage_ptr sp = {});
 boost::json::object ToJson(const Window& w, boost::json::storage_ptr sp = {});
 boost::json::object ToJson(const Limit& l);
 // A limit's state for one subject ("limits" of the check, report and status answers),
-// written straight into the answer's text; ToJson is the same as a value.
+// written straight into the answer's text.
 void WriteJson(JsonWriter& w, const LimitStatus& s);
 void WriteJson(JsonWriter& w, const std::vector<LimitStatus>& limits);
-boost::json::array ToJson(const std::vector<LimitStatus>& limits);
 boost::json::object ToJson(const Tenant& t);
 boost::json::object ToJson(const ApiKey& k);  // never the hash
 boost::json::object ToJson(const Usage& u);

@@ -56,7 +56,10 @@ TEST(CodecTest, LimitStatusSpeaksLikeTheLimitItCounts) {
     s.subject = "alice";
     s.used = 1'000'000'000;
     s.remaining = 1'500'000'000;
-    json::array a = ToJson(std::vector<LimitStatus>{s});
+    std::string text;
+    JsonWriter w(&text);
+    WriteJson(w, std::vector<LimitStatus>{s});
+    json::array a = json::parse(text).as_array();
     ASSERT_EQ(a.size(), 1u);
     const json::object& o = a[0].as_object();
     EXPECT_EQ(json::value(o.at("scope")), json::value(ToJson(s.limit.scope)));

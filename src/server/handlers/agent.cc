@@ -264,13 +264,19 @@ awaitable<Response> Status(RequestContext& ctx, Metering* m) {
   call.tenant_id = caller->tenant_id;
   call.user_id = *user;
   call.agent = *agent;
-  json::object o;
-  o["tenant_id"] = call.tenant_id;
-  o["user_id"] = call.user_id.empty() ? json::value(nullptr) : json::value(call.user_id);
-  o["agent"] = call.agent.empty() ? json::value(nullptr) : json::value(call.agent);
-  o["mode"] = ToString(m->TenantMode(call.tenant_id));
-  o["limits"] = ToJson(m->Status(call));
-  co_return Ok(o);
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("tenant_id").String(call.tenant_id);
+  w.Key("user_id");
+  call.user_id.empty() ? w.Null() : w.String(call.user_id);
+  w.Key("agent");
+  call.agent.empty() ? w.Null() : w.String(call.agent);
+  w.Key("mode").String(ToString(m->TenantMode(call.tenant_id)));
+  w.Key("limits");
+  WriteJson(w, m->Status(call));
+  w.EndObject();
+  co_return JsonResponse(http::status::ok, std::move(out));
 }
 
 // POST /api/utils/token_counter {model, text | messages [, tools]}: any valid key.

@@ -127,11 +127,17 @@ awaitable<Response> Status(RequestContext& ctx, Metering* m) {
                         {"total_tokens", s.tokens},
                         {"cost_usd", core::UsdToDouble(s.cost)},
                         {"requests", s.requests}});
-  co_return Ok(json::object{{"tenant_id", caller->tenant_id},
-                            {"mode", ToString(m->TenantMode(caller->tenant_id))},
-                            {"limits", ToJson(m->Status(call))},
-                            {"top_users", top_json},
-                            {"period_days", 30}});
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("tenant_id").String(caller->tenant_id);
+  w.Key("mode").String(ToString(m->TenantMode(caller->tenant_id)));
+  w.Key("limits");
+  WriteJson(w, m->Status(call));
+  w.Key("top_users").Value(top_json);
+  w.Key("period_days").Int(30);
+  w.EndObject();
+  co_return JsonResponse(http::status::ok, std::move(out));
 }
 
 awaitable<Response> ListLimits(RequestContext& ctx, Metering* m) {

@@ -20,8 +20,9 @@ namespace store {
 namespace {
 
 // The applier thread's nice value (0 is the process's own; 19 the lowest priority). At
-// 10 it gets about a tenth of a core it shares with a busy request thread, and leaves
-// it as soon as that thread wakes up.
+// 10 it gets about a tenth of a core it shares with a busy request thread (though a
+// request thread that wakes up on its core may still wait for the rest of its time
+// slice, a few milliseconds on Linux 6.x's EEVDF scheduler).
 constexpr int kApplierNice = 10;
 
 constexpr std::string_view kEventColumns =
@@ -30,11 +31,14 @@ constexpr std::string_view kEventColumns =
     "cache_write_tokens, reasoning_tokens, total_tokens, input_cost, output_cost, latency_ms, "
     "status, decision, estimated";
 
+// The event recorded under a (tenant_id, idempotency_key), through the partial unique
+// index on them.
+constexpr std::string_view kByKey =
+    " FROM events WHERE tenant_id = ? AND idempotency_key = ? AND idempotency_key <> ''";
+
 // The first event recorded under an idempotency key (the answer to a duplicate report).
 std::string FindEventByKeySql() {
-  return absl::StrCat("SELECT ", ToAbsl(kEventColumns),
-                      " FROM events WHERE tenant_id = ? AND idempotency_key = ? "
-                      "AND idempotency_key <> ''");
+  return absl::StrCat("SELECT ", ToAbsl(kEventColumns), ToAbsl(kByKey));
 }
 
 constexpr std::string_view kInsertEvent =
@@ -288,11 +292,10 @@ absl::Status SqliteStore::Init() {
     reader_ = *std::move(db);
     if (absl::Status s = reader_.Exec("PRAGMA query_only = ON"); !s.ok()) return s;
     has_reader_ = true;
+    const std::string find_key_sql = absl::StrCat("SELECT 1", ToAbsl(kByKey));
     const std::string find_event_sql = FindEventByKeySql();
     for (auto [stmt, sql] : std::initializer_list<std::pair<Stmt*, std::string_view>>{
-             {&find_key_,
-              "SELECT 1 FROM events WHERE tenant_id = ? AND idempotency_key = ? "
-              "AND idempotency_key <> ''"},
+             {&find_key_, find_key_sql},
              {&find_id_, "SELECT 1 FROM events WHERE event_id = ?"},
              {&find_event_by_key_, find_event_sql}}) {
       absl::StatusOr<Stmt> prepared = Stmt::Prepare(reader_.get(), sql, /*persistent=*/true);
@@ -683,18 +686,18 @@ absl::StatusOr<std::vector<PolicyRecord>> SqliteStore::ListPolicies() {
 // --- Ledger: group commit.
 
 void SqliteStore::Append(LedgerEntry entry, std::function<void(absl::Status)> done) {
-  std::vector<Pending> one;
-  one.push_back(Pending{std::move(entry), std::move(done)});
+  std::vector<Appending> one;
+  one.push_back(Appending{std::move(entry), std::move(done)});
   AppendAll(std::move(one));
 }
 
-void SqliteStore::AppendAll(std::vector<Pending> entries) {
+void SqliteStore::AppendAll(std::vector<Appending> entries) {
   // Refusals are answered after queue_mu_ is released. Without fsync the rest is
   // journaled here, on the caller's thread: one write(2) into the page cache costs less
   // than waking the journal thread and being woken back.
   const bool inline_journal = journaled_ && !options_.fsync_each_commit;
   std::vector<std::pair<size_t, absl::Status>> refused;
-  std::vector<Pending> accepted;
+  std::vector<Appending> accepted;
   {
     absl::MutexLock lock(&queue_mu_);
     for (size_t i = 0; i < entries.size(); ++i) {
@@ -719,7 +722,7 @@ void SqliteStore::AppendAll(std::vector<Pending> entries) {
   if (!accepted.empty()) JournalBatch(accepted, /*may_read=*/false);
 }
 
-bool SqliteStore::TakeBatch(std::vector<Pending>& batch) {
+bool SqliteStore::TakeBatch(std::vector<Appending>& batch) {
   absl::MutexLock lock(&queue_mu_);
   queue_mu_.Await(absl::Condition(this, &SqliteStore::HasWork));
   if (queue_.empty()) return false;  // stopping, and everything is taken
@@ -737,7 +740,7 @@ bool SqliteStore::TakeBatch(std::vector<Pending>& batch) {
 }
 
 void SqliteStore::WriterLoop() {
-  std::vector<Pending> batch;
+  std::vector<Appending> batch;
   batch.reserve(options_.max_batch);
   while (TakeBatch(batch)) {
     WriteBatch(batch);
@@ -745,7 +748,7 @@ void SqliteStore::WriterLoop() {
   }
 }
 
-void SqliteStore::WriteBatch(std::vector<Pending>& batch) {
+void SqliteStore::WriteBatch(std::vector<Appending>& batch) {
   std::vector<absl::Status> results(batch.size());
   {
     absl::MutexLock lock(&write_mu_);
@@ -828,7 +831,7 @@ std::string SqliteStore::PendingKey(std::string_view tenant_id,
 }
 
 void SqliteStore::JournalLoop() {
-  std::vector<Pending> batch;
+  std::vector<Appending> batch;
   batch.reserve(options_.max_batch);
   while (TakeBatch(batch)) {
     JournalBatch(batch, /*may_read=*/true);
@@ -897,13 +900,13 @@ absl::Status SqliteStore::LoadRecordedSummary() {
   return absl::OkStatus();
 }
 
-void SqliteStore::JournalBatch(std::vector<Pending>& batch, bool may_read) {
+void SqliteStore::JournalBatch(std::vector<Appending>& batch, bool may_read) {
   std::vector<std::optional<absl::Status>> results(batch.size());
   {
     absl::MutexLock journal_lock(&journal_mu_);
     JournalLocked(batch, may_read, results);
   }
-  std::vector<Pending> deferred;
+  std::vector<Appending> deferred;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (results[i]) {
       batch[i].done(*std::move(results[i]));
@@ -916,14 +919,14 @@ void SqliteStore::JournalBatch(std::vector<Pending>& batch, bool may_read) {
   {
     absl::MutexLock lock(&queue_mu_);
     if (!stopping_) {
-      for (Pending& p : deferred) queue_.push_back(std::move(p));
+      for (Appending& p : deferred) queue_.push_back(std::move(p));
       return;
     }
   }
-  for (Pending& p : deferred) p.done(absl::FailedPreconditionError("store is closing"));
+  for (Appending& p : deferred) p.done(absl::FailedPreconditionError("store is closing"));
 }
 
-void SqliteStore::JournalLocked(std::vector<Pending>& batch, bool may_read,
+void SqliteStore::JournalLocked(std::vector<Appending>& batch, bool may_read,
                                 std::vector<std::optional<absl::Status>>& results) {
   std::vector<size_t> accepted;
   accepted.reserve(batch.size());
@@ -1195,7 +1198,17 @@ absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventByIdempotencyKey
 
 absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventInSqlite(
     std::string_view tenant_id, std::string_view idempotency_key) {
-  auto find = [&](Stmt& s) -> absl::StatusOr<std::optional<UsageEvent>> {
+  return Read([&](sqlite3* db) ABSL_NO_THREAD_SAFETY_ANALYSIS  // Read holds read_mu_
+              -> absl::StatusOr<std::optional<UsageEvent>> {
+    // A duplicate report asks this: the reader keeps the statement prepared (preparing
+    // it costs more than the lookup). An in-memory store reads on its writer.
+    Stmt prepared;
+    if (db != reader_.get()) {
+      absl::StatusOr<Stmt> p = Stmt::Prepare(db, FindEventByKeySql());
+      if (!p.ok()) return p.status();
+      prepared = *std::move(p);
+    }
+    Stmt& s = db == reader_.get() ? find_event_by_key_ : prepared;
     s.Bind(tenant_id, idempotency_key);
     absl::StatusOr<bool> row = s.Step();
     absl::StatusOr<std::optional<UsageEvent>> found = std::optional<UsageEvent>();
@@ -1203,22 +1216,15 @@ absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventInSqlite(
       found = row.status();
     } else if (*row) {
       absl::StatusOr<UsageEvent> e = ReadEvent(s);
-      found = e.ok() ? absl::StatusOr<std::optional<UsageEvent>>(*std::move(e))
-                     : absl::StatusOr<std::optional<UsageEvent>>(e.status());
+      if (e.ok()) {
+        found = std::optional<UsageEvent>(*std::move(e));
+      } else {
+        found = e.status();
+      }
     }
-    s.Reset();
+    s.Reset();  // ends the statement's read of the database
     return found;
-  };
-  // A duplicate report asks this: the reader keeps the statement prepared (preparing it
-  // costs more than the lookup).
-  if (has_reader_) {
-    absl::MutexLock lock(&read_mu_);
-    return find(find_event_by_key_);
-  }
-  absl::MutexLock lock(&write_mu_);
-  absl::StatusOr<Stmt> s = Stmt::Prepare(writer_.get(), FindEventByKeySql());
-  if (!s.ok()) return s.status();
-  return find(*s);
+  });
 }
 
 absl::StatusOr<EventPage> SqliteStore::ListEvents(const EventFilter& f) {

@@ -95,7 +95,6 @@ class SqliteStore final : public Store {
   uint64_t AppliedSeqForTesting();
 
  private:
-  using Pending = Appending;
   // Statements of the write path, prepared once.
   struct WriteStatements {
     Stmt begin, commit, savepoint, release, rollback_to;
@@ -125,16 +124,16 @@ class SqliteStore final : public Store {
   void JournalLoop();
   // Waits for queued entries and moves up to max_batch of them (after max_batch_delay,
   // unless the batch is full) into `batch`. False once stopping with nothing queued.
-  bool TakeBatch(std::vector<Pending>& batch) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  bool TakeBatch(std::vector<Appending>& batch) ABSL_LOCKS_EXCLUDED(queue_mu_);
   // Journals `batch` (duplicates refused, the rest written in one write) and runs each
   // `done` after journal_mu_ is released. Called by the journal thread (`may_read`), and
   // by Append itself when the journal is not fsynced: then an entry that only a read of
   // SQLite can tell from a duplicate is queued for the journal thread instead, so that
   // a request thread never waits for SQLite.
-  void JournalBatch(std::vector<Pending>& batch, bool may_read) ABSL_LOCKS_EXCLUDED(journal_mu_);
+  void JournalBatch(std::vector<Appending>& batch, bool may_read) ABSL_LOCKS_EXCLUDED(journal_mu_);
   // JournalBatch's work: results[i] is the answer for batch[i], empty for an entry
   // deferred to the journal thread.
-  void JournalLocked(std::vector<Pending>& batch, bool may_read,
+  void JournalLocked(std::vector<Appending>& batch, bool may_read,
                      std::vector<std::optional<absl::Status>>& results)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(journal_mu_);
   void ApplierLoop();
@@ -163,7 +162,7 @@ class SqliteStore final : public Store {
   bool ApplyBatchReady() const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
 
   void WriterLoop();
-  void WriteBatch(std::vector<Pending>& batch);
+  void WriteBatch(std::vector<Appending>& batch);
   // Writes one entry inside the open transaction. AlreadyExists for a duplicate.
   absl::Status ApplyEntry(const LedgerEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The event insert of ApplyEntry alone. AlreadyExists for a duplicate.
@@ -203,7 +202,7 @@ class SqliteStore final : public Store {
   bool has_reader_ = false;              // set once in Init
 
   absl::Mutex queue_mu_;
-  std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
+  std::deque<Appending> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
 
   std::thread writer_thread_;  // the journal thread in journal mode
