@@ -451,10 +451,9 @@ class Engine::Impl {
     return calendar_.size() + rolling_.size();
   }
 
-  // Counted by lease: one per held reservation, or a lease outlived its reservation.
   size_t HeldReservations() {
     absl::MutexLock lock(&mu_);
-    return leases_.size();
+    return reservations_.size();
   }
 
  private:

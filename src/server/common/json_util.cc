@@ -145,9 +145,7 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
 }
 
 JsonWriter& JsonWriter::String(std::string_view value) {
-  Separate();
-  AppendJsonString(value, *out_);
-  need_comma_ = true;
+  AppendJsonString(value, RawValue());
   return *this;
 }
 
@@ -162,23 +160,17 @@ JsonWriter& JsonWriter::Double(double value) {
 }
 
 JsonWriter& JsonWriter::Bool(bool value) {
-  Separate();
-  *out_ += value ? "true" : "false";
-  need_comma_ = true;
+  RawValue() += value ? "true" : "false";
   return *this;
 }
 
 JsonWriter& JsonWriter::Null() {
-  Separate();
-  *out_ += "null";
-  need_comma_ = true;
+  RawValue() += "null";
   return *this;
 }
 
 JsonWriter& JsonWriter::Value(const json::value& value) {
-  Separate();
-  AppendJson(value, *out_);
-  need_comma_ = true;
+  AppendJson(value, RawValue());
   return *this;
 }
 

@@ -16,6 +16,23 @@ uint64_t HashKey(std::string_view key) { return absl::Hash<std::string_view>{}(k
 // The probe bits come from a remix of the hash, independent of the line it picked.
 uint64_t ProbeBits(uint64_t hash) { return hash * 0x9E3779B97F4A7C15ULL; }
 
+// Where the line of `hash` starts in `words`: its high bits pick it.
+size_t LineStart(const std::vector<uint64_t>& words, uint64_t hash) {
+  return ((hash >> 32) % (words.size() / kWordsPerLine)) * kWordsPerLine;
+}
+
+// Calls fn(word, mask) for each of the key's kProbes bits, 9 bits of ProbeBits at a time;
+// stops early when fn returns false.
+template <typename Fn>
+bool ForEachProbe(uint64_t hash, Fn fn) {
+  uint64_t bits = ProbeBits(hash);
+  for (int i = 0; i < kProbes; ++i, bits = (bits >> 9) | (bits << 55)) {
+    const unsigned bit = bits & 511;
+    if (!fn(bit / 64, uint64_t{1} << (bit % 64))) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 KeyFilter::KeyFilter(size_t initial_capacity) {
@@ -30,26 +47,17 @@ KeyFilter::Filter KeyFilter::MakeFilter(size_t capacity) {
   return f;
 }
 
-// The high bits pick the line, 9 bits at a time of ProbeBits the bits within it.
 void KeyFilter::Set(Filter& f, uint64_t hash) {
-  const size_t lines = f.words.size() / kWordsPerLine;
-  uint64_t* line = &f.words[((hash >> 32) % lines) * kWordsPerLine];
-  uint64_t bits = ProbeBits(hash);
-  for (int i = 0; i < kProbes; ++i, bits = (bits >> 9) | (bits << 55)) {
-    const unsigned bit = bits & 511;
-    line[bit / 64] |= uint64_t{1} << (bit % 64);
-  }
+  uint64_t* line = &f.words[LineStart(f.words, hash)];
+  ForEachProbe(hash, [line](size_t word, uint64_t mask) {
+    line[word] |= mask;
+    return true;
+  });
 }
 
 bool KeyFilter::Test(const Filter& f, uint64_t hash) {
-  const size_t lines = f.words.size() / kWordsPerLine;
-  const uint64_t* line = &f.words[((hash >> 32) % lines) * kWordsPerLine];
-  uint64_t bits = ProbeBits(hash);
-  for (int i = 0; i < kProbes; ++i, bits = (bits >> 9) | (bits << 55)) {
-    const unsigned bit = bits & 511;
-    if ((line[bit / 64] & (uint64_t{1} << (bit % 64))) == 0) return false;
-  }
-  return true;
+  const uint64_t* line = &f.words[LineStart(f.words, hash)];
+  return ForEachProbe(hash, [line](size_t word, uint64_t mask) { return (line[word] & mask) != 0; });
 }
 
 void KeyFilter::Add(std::string_view key) {
