@@ -198,10 +198,14 @@ struct SqliteOptions {
   int apply_batch = 8192;  // entries per apply transaction, >= 1
   // How long the applier lets a partial batch wait for more entries (a read that needs
   // them cuts the wait short).
-  absl::Duration apply_delay = absl::Milliseconds(200);
+  absl::Duration apply_delay = absl::Milliseconds(20);
   // Journal size after which the writer starts a new file; a file is deleted once
   // every entry in it is applied.
   int64_t journal_rotate_bytes = int64_t{32} << 20;
+  // Event ids journaled since the last start that the store remembers in memory (2
+  // bytes each) to refuse a repeated id without a database read; beyond, it starts over
+  // and only ids older than the newest journaled are looked up. >= 1.
+  int64_t id_filter_size = int64_t{1} << 20;
 };
 
 // Opens (creating and migrating as needed) a SQLite store in WAL mode, replays any

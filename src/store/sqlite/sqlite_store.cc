@@ -215,8 +215,10 @@ SqliteStore::SqliteStore(const SqliteOptions& options, const Clock* clock)
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options,
                                                                const Clock* clock) {
   if (options.path.empty()) return absl::InvalidArgumentError("sqlite path is empty");
-  if (options.max_batch < 1 || options.max_queue < 1 || options.apply_batch < 1) {
-    return absl::InvalidArgumentError("max_batch, max_queue and apply_batch must be >= 1");
+  if (options.max_batch < 1 || options.max_queue < 1 || options.apply_batch < 1 ||
+      options.id_filter_size < 1) {
+    return absl::InvalidArgumentError(
+        "max_batch, max_queue, apply_batch and id_filter_size must be >= 1");
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(options, clock));
   if (absl::Status s = store->Init(); !s.ok()) return s;
@@ -409,6 +411,11 @@ void SqliteStore::PauseApplierForTesting(bool pause) {
 uint64_t SqliteStore::AppliedSeqForTesting() {
   absl::MutexLock lock(&pending_mu_);
   return applied_seq_;
+}
+
+size_t SqliteStore::FilteredIdsForTesting() {
+  absl::MutexLock lock(&pending_mu_);
+  return journaled_ids_.size();
 }
 
 int SqliteStore::CommitHook(void* self) {
@@ -847,9 +854,8 @@ absl::StatusOr<SqliteStore::Recorded> SqliteStore::IsRecorded(const UsageEvent& 
   }
   if (pending_ids_.contains(std::string_view(e.event_id))) return Recorded::kYes;
   const bool ask_key = !key.empty() && recorded_keys_.MayContain(key);
-  // Above every id in SQLite at open, an id is there only if journaled since, which
-  // journaled_ids_ would know.
-  const bool ask_id = e.event_id <= max_id_at_open_ || journaled_ids_.MayContain(e.event_id);
+  // Above the floor, an id is recorded only if journaled_ids_ has it.
+  const bool ask_id = e.event_id <= id_floor_ || journaled_ids_.MayContain(e.event_id);
   if (!ask_key && !ask_id) return Recorded::kNo;
   if (!may_read) return Recorded::kUnknown;
   if (!*in_txn) {
@@ -896,8 +902,18 @@ absl::Status SqliteStore::LoadRecordedSummary() {
   if (!max_id.ok()) return max_id.status();
   absl::StatusOr<bool> row = max_id->Step();
   if (!row.ok()) return row.status();
-  max_id_at_open_ = *row ? std::string(max_id->Text(0)) : std::string();
+  id_floor_ = *row ? std::string(max_id->Text(0)) : std::string();
+  journaled_ids_ = KeyFilter(static_cast<size_t>(options_.id_filter_size));
   return absl::OkStatus();
+}
+
+void SqliteStore::NoteJournaledId(const std::string& event_id) {
+  if (journaled_ids_.size() >= static_cast<size_t>(options_.id_filter_size)) {
+    id_floor_ = std::max(id_floor_, max_journaled_id_);
+    journaled_ids_ = KeyFilter(static_cast<size_t>(options_.id_filter_size));
+  }
+  journaled_ids_.Add(event_id);
+  if (event_id > max_journaled_id_) max_journaled_id_ = event_id;
 }
 
 void SqliteStore::JournalBatch(std::vector<Appending>& batch, bool may_read) {
@@ -1003,7 +1019,7 @@ void SqliteStore::JournalLocked(std::vector<Appending>& batch, bool may_read,
         unapplied_.push_back(Journaled{first_seq + k, std::move(batch[accepted[k]].entry)});
         const UsageEvent& e = unapplied_.back().entry.event;
         pending_ids_.insert(std::string_view(e.event_id));
-        journaled_ids_.Add(e.event_id);
+        NoteJournaledId(e.event_id);
         if (!keys[k].empty()) {
           recorded_keys_.Add(keys[k]);
           pending_keys_.emplace(std::move(keys[k]), &e);
@@ -1033,6 +1049,10 @@ void SqliteStore::ApplierLoop() {
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kApplierNice);
   absl::Duration backoff = absl::Milliseconds(1);
   std::vector<const Journaled*> work;
+  // The applied entries, moved out of unapplied_ under pending_mu_ and freed after it:
+  // freeing a batch of events' strings takes a millisecond, which Append (it needs
+  // pending_mu_ for every report) would wait for.
+  std::vector<LedgerEntry> dropped;
   for (;;) {
     work.clear();
     {
@@ -1051,12 +1071,11 @@ void SqliteStore::ApplierLoop() {
     absl::Status applied = ApplyJournaled(work);
     std::vector<std::string> done_files;
     if (applied.ok()) {
-      // Dropped from memory in slices, so that Append (which takes pending_mu_) waits
-      // for one slice at most, not for a whole batch of thousands.
+      // Dropped from memory in slices, so that Append waits for one slice at most.
       constexpr size_t kSlice = 256;
       for (size_t i = 0; i < work.size();) {
         absl::MutexLock lock(&pending_mu_);
-        if (i == 0) applied_seq_ = work.back()->seq;  // before the pops free the entries
+        if (i == 0) applied_seq_ = work.back()->seq;  // before the pops move the entries
         const size_t end = std::min(work.size(), i + kSlice);
         unapplied_count_.fetch_sub(end - i, std::memory_order_relaxed);
         for (; i < end; ++i) {
@@ -1065,6 +1084,7 @@ void SqliteStore::ApplierLoop() {
           if (!e.idempotency_key.empty()) {
             pending_keys_.erase(PendingKey(e.tenant_id, e.idempotency_key));
           }
+          dropped.push_back(std::move(unapplied_.front().entry));
           unapplied_.pop_front();
         }
       }
@@ -1083,6 +1103,7 @@ void SqliteStore::ApplierLoop() {
         if (apply_stopping_) return;  // the journal keeps the rest for the next open
       }
     }
+    dropped.clear();
     // Every record in these files is applied (and synced with synchronous=FULL).
     for (const std::string& path : done_files) unlink(path.c_str());
     if (applied.ok()) {

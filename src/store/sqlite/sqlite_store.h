@@ -93,6 +93,8 @@ class SqliteStore final : public Store {
   void PauseApplierForTesting(bool pause);
   // Highest sequence number applied to SQLite (journal mode).
   uint64_t AppliedSeqForTesting();
+  // Event ids the id filter holds now (at most options.id_filter_size).
+  size_t FilteredIdsForTesting();
 
  private:
   // Statements of the write path, prepared once.
@@ -147,13 +149,15 @@ class SqliteStore final : public Store {
   enum class Recorded { kNo, kYes, kUnknown };
   // Whether e's (tenant_id, idempotency_key), whose PendingKey is `key` ("" without a
   // key), or its event_id is recorded, in memory or in SQLite. SQLite is asked only when
-  // the summaries (recorded_keys_, journaled_ids_, max_id_at_open_) cannot rule the
+  // the summaries (recorded_keys_, journaled_ids_, id_floor_) cannot rule the
   // entry out, and only with `may_read` (else kUnknown); the first read locks read_mu_
   // and opens a read transaction on reader_ (*in_txn), which the caller ends and unlocks.
   absl::StatusOr<Recorded> IsRecorded(const UsageEvent& e, std::string_view key, bool may_read,
                                       bool* in_txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
-  // Fills recorded_keys_ and max_id_at_open_ from SQLite. Runs before any thread.
+  // Fills recorded_keys_ and id_floor_ from SQLite. Runs before any thread.
   absl::Status LoadRecordedSummary();
+  // Adds a journaled event id to the id summary.
+  void NoteJournaledId(const std::string& event_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
   absl::StatusOr<std::optional<UsageEvent>> FindEventInSqlite(std::string_view tenant_id,
                                                              std::string_view idempotency_key);
   static std::string PendingKey(std::string_view tenant_id, std::string_view idempotency_key);
@@ -225,13 +229,17 @@ class SqliteStore final : public Store {
   // PendingKey(tenant, idempotency key) and event_id of every entry in unapplied_.
   absl::flat_hash_map<std::string, const UsageEvent*> pending_keys_ ABSL_GUARDED_BY(pending_mu_);
   absl::flat_hash_set<std::string_view> pending_ids_ ABSL_GUARDED_BY(pending_mu_);
-  // Summaries of everything recorded (in SQLite or journaled): filters of every
-  // PendingKey and of the event_id of every event journaled since open, and the
-  // greatest event_id in SQLite at open. A key its filter rules out, or an id above that
-  // greatest one that its filter rules out, is new without a database read.
+  // Summaries of everything recorded (in SQLite or journaled): a filter of every
+  // PendingKey; a filter of the event ids journaled since it was started, and a floor
+  // that every other recorded id is at or below. A key its filter rules out, or an id
+  // above the floor that its filter rules out, is new without a database read. The id
+  // filter holds options_.id_filter_size ids at most: then the floor rises to the
+  // greatest id journaled and the filter starts over (event ids grow with time, so the
+  // ids of new events stay above the floor), which bounds its memory.
   KeyFilter recorded_keys_ ABSL_GUARDED_BY(pending_mu_);
   KeyFilter journaled_ids_ ABSL_GUARDED_BY(pending_mu_);
-  std::string max_id_at_open_ ABSL_GUARDED_BY(pending_mu_);
+  std::string id_floor_ ABSL_GUARDED_BY(pending_mu_);
+  std::string max_journaled_id_ ABSL_GUARDED_BY(pending_mu_);
   std::vector<SealedJournal> sealed_ ABSL_GUARDED_BY(pending_mu_);
   uint64_t journaled_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;
   uint64_t applied_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;

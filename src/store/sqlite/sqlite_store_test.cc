@@ -16,6 +16,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "gmock/gmock.h"
@@ -505,6 +506,34 @@ TEST_P(SqliteStoreSyncTest, DuplicatesAreRefusedAfterReopen) {
   EXPECT_TRUE(store->AppendSync(MakeEntry("other", "k1", 1, kT0)).ok());  // key of another tenant
   EXPECT_TRUE(store->AppendSync(MakeEntry("acme", "k50", 1, kT0)).ok());
   EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 52);
+}
+
+TEST_P(SqliteStoreSyncTest, RepeatedEventIdsAreRefusedWhileTheIdFilterStartsOver) {
+  SqliteOptions options;
+  options.fsync_each_commit = GetParam();
+  options.id_filter_size = 4;
+  std::unique_ptr<Store> store = Open(options);
+  // Without idempotency keys (as the gateway records), ids growing as time-ordered ids do.
+  auto entry = [](std::string id) {
+    LedgerEntry e = MakeEntry("acme", "", 1, kT0);
+    e.event.event_id = std::move(id);
+    return e;
+  };
+  auto id = [](int i) { return absl::StrFormat("evt_%06d", i); };
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(store->AppendSync(entry(id(i))).ok()) << i;
+  EXPECT_LE(AsSqlite(store.get())->FilteredIdsForTesting(), 4u);
+  // Ids from every generation of the filter, applied or still in memory.
+  for (int i : {0, 3, 4, 11, 18, 19}) {
+    EXPECT_EQ(store->AppendSync(entry(id(i))).code(), absl::StatusCode::kAlreadyExists) << i;
+  }
+  ASSERT_TRUE(store->ListEvents({}).ok());  // everything applied
+  for (int i : {1, 19}) {
+    EXPECT_EQ(store->AppendSync(entry(id(i))).code(), absl::StatusCode::kAlreadyExists) << i;
+  }
+  // New ids: above every one recorded, and between two (looked up, then accepted).
+  EXPECT_TRUE(store->AppendSync(entry(id(20))).ok());
+  EXPECT_TRUE(store->AppendSync(entry(id(5) + "a")).ok());
+  EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 22);
 }
 
 TEST_F(SqliteStoreTest, LedgerReadsSeeEveryAcknowledgedEntryAtOnce) {
