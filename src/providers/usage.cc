@@ -29,10 +29,20 @@ absl::Status Bad(std::string_view path, std::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(AbslView(path), ": ", AbslView(what)));
 }
 
-// One object of the payload and where it sits, for error messages.
+// One object of the payload and where it sits, for error messages (built only for
+// one: a usage read without fault allocates nothing for them).
 struct Node {
   const boost::json::object* object;
-  std::string path;
+  const Node* parent;     // nullptr at the top
+  std::string_view name;  // its key in the parent (at the top, its whole path)
+
+  std::string Path() const {
+    return parent == nullptr ? std::string(name)
+                             : absl::StrCat(parent->Path(), ".", AbslView(name));
+  }
+  std::string Field(std::string_view key) const {
+    return absl::StrCat(Path(), ".", AbslView(key));
+  }
 
   bool Has(std::string_view key) const {
     const boost::json::value* v = object->if_contains(JsonView(key));
@@ -44,31 +54,32 @@ struct Node {
     *out = 0;
     const boost::json::value* v = object->if_contains(JsonView(key));
     if (v == nullptr || v->is_null()) return absl::OkStatus();
-    std::string field = absl::StrCat(path, ".", AbslView(key));
     if (const int64_t* i = v->if_int64()) {
-      if (*i < 0) return Bad(field, "must not be negative");
+      if (*i < 0) return Bad(Field(key), "must not be negative");
       *out = *i;
       return absl::OkStatus();
     }
-    if (v->if_uint64() != nullptr) return Bad(field, "must be less than 2^63");
+    if (v->if_uint64() != nullptr) return Bad(Field(key), "must be less than 2^63");
     if (const double* d = v->if_double()) {
-      if (!std::isfinite(*d) || std::trunc(*d) != *d) return Bad(field, "must be an integer");
-      if (*d < 0) return Bad(field, "must not be negative");
-      if (*d > kMaxExactDouble) return Bad(field, "must be less than 2^53 when written as a float");
+      if (!std::isfinite(*d) || std::trunc(*d) != *d) return Bad(Field(key), "must be an integer");
+      if (*d < 0) return Bad(Field(key), "must not be negative");
+      if (*d > kMaxExactDouble) {
+        return Bad(Field(key), "must be less than 2^53 when written as a float");
+      }
       *out = static_cast<int64_t>(*d);
       return absl::OkStatus();
     }
-    return Bad(field, "must be an integer");
+    return Bad(Field(key), "must be an integer");
   }
 
-  // A nested object: absent or null gives a node with no object.
+  // A nested object: absent or null gives a node with no object. The node refers to
+  // this one, which must outlive it.
   absl::StatusOr<Node> Child(std::string_view key) const {
-    std::string field = absl::StrCat(path, ".", AbslView(key));
     const boost::json::value* v = object->if_contains(JsonView(key));
-    if (v == nullptr || v->is_null()) return Node{nullptr, field};
+    if (v == nullptr || v->is_null()) return Node{nullptr, this, key};
     const boost::json::object* o = v->if_object();
-    if (o == nullptr) return Bad(field, "must be an object");
-    return Node{o, field};
+    if (o == nullptr) return Bad(Field(key), "must be an object");
+    return Node{o, this, key};
   }
 };
 
@@ -84,9 +95,9 @@ absl::Status ChildCount(const Node& parent, std::string_view child, std::string_
   return node->Count(key, out);
 }
 
-// a + b, or an error naming what overflowed.
-absl::Status Add(int64_t a, int64_t b, std::string_view what, int64_t* out) {
-  if (a > kInt64Max - b) return Bad(what, "sum overflows 2^63");
+// a + b, or an error naming what overflowed: n's field `key`, or n itself ("").
+absl::Status Add(int64_t a, int64_t b, const Node& n, std::string_view key, int64_t* out) {
+  if (a > kInt64Max - b) return Bad(key.empty() ? n.Path() : n.Field(key), "sum overflows 2^63");
   *out = a + b;
   return absl::OkStatus();
 }
@@ -94,13 +105,13 @@ absl::Status Add(int64_t a, int64_t b, std::string_view what, int64_t* out) {
 // Fills total_tokens, checking a reported total against input + output.
 absl::Status Finish(const Node& node, std::string_view total_key, Usage* u) {
   int64_t sum;
-  if (absl::Status s = Add(u->input_tokens, u->output_tokens, node.path, &sum); !s.ok()) return s;
+  if (absl::Status s = Add(u->input_tokens, u->output_tokens, node, "", &sum); !s.ok()) return s;
   if (node.Has(total_key)) {
     int64_t total;
     if (absl::Status s = node.Count(total_key, &total); !s.ok()) return s;
     if (total != sum) {
       return Bad(
-          absl::StrCat(node.path, ".", AbslView(total_key)),
+          node.Field(total_key),
           absl::StrCat("is ", total, ", not the sum of input and output tokens (", sum, ")"));
     }
   }
@@ -108,11 +119,12 @@ absl::Status Finish(const Node& node, std::string_view total_key, Usage* u) {
   return absl::OkStatus();
 }
 
-absl::Status NotMore(int64_t part, std::string_view part_field, int64_t whole,
-                     std::string_view whole_field) {
+// An error unless n's field `part_key` (its value `part`) is at most its `whole_key`.
+absl::Status NotMore(int64_t part, const Node& n, std::string_view part_key, int64_t whole,
+                     std::string_view whole_key) {
   if (part <= whole) return absl::OkStatus();
-  return Bad(part_field,
-             absl::StrCat("is ", part, ", more than ", AbslView(whole_field), " (", whole, ")"));
+  return Bad(n.Field(part_key),
+             absl::StrCat("is ", part, ", more than ", n.Field(whole_key), " (", whole, ")"));
 }
 
 #define TG_RETURN_IF_ERROR(expr)              \
@@ -130,14 +142,12 @@ absl::StatusOr<Usage> OpenAi(const Node& n, std::string_view in_key, std::string
   TG_RETURN_IF_ERROR(ChildCount(n, in_details, "cached_tokens", &u.cached_input_tokens));
   TG_RETURN_IF_ERROR(ChildCount(n, out_details, "reasoning_tokens", &u.reasoning_tokens));
   if (u.cached_input_tokens > u.input_tokens || u.reasoning_tokens > u.output_tokens) {
-    std::string in_field = absl::StrCat(n.path, ".", AbslView(in_key));
-    std::string out_field = absl::StrCat(n.path, ".", AbslView(out_key));
-    TG_RETURN_IF_ERROR(NotMore(u.cached_input_tokens,
-                               absl::StrCat(in_field, "_details.cached_tokens"), u.input_tokens,
-                               in_field));
-    TG_RETURN_IF_ERROR(NotMore(u.reasoning_tokens,
-                               absl::StrCat(out_field, "_details.reasoning_tokens"),
-                               u.output_tokens, out_field));
+    TG_RETURN_IF_ERROR(NotMore(u.cached_input_tokens, n,
+                               absl::StrCat(AbslView(in_key), "_details.cached_tokens"),
+                               u.input_tokens, in_key));
+    TG_RETURN_IF_ERROR(NotMore(u.reasoning_tokens, n,
+                               absl::StrCat(AbslView(out_key), "_details.reasoning_tokens"),
+                               u.output_tokens, out_key));
   }
   TG_RETURN_IF_ERROR(Finish(n, "total_tokens", &u));
   return u;
@@ -157,26 +167,25 @@ absl::StatusOr<Usage> Anthropic(const Node& n) {
     int64_t m5, h1, sum;
     TG_RETURN_IF_ERROR(creation->Count("ephemeral_5m_input_tokens", &m5));
     TG_RETURN_IF_ERROR(creation->Count("ephemeral_1h_input_tokens", &h1));
-    TG_RETURN_IF_ERROR(Add(m5, h1, creation->path, &sum));
+    TG_RETURN_IF_ERROR(Add(m5, h1, *creation, "", &sum));
     if (!n.Has("cache_creation_input_tokens")) {
       writes = sum;
     } else if (sum != writes && (creation->Has("ephemeral_5m_input_tokens") ||
                                  creation->Has("ephemeral_1h_input_tokens"))) {
-      return Bad(creation->path, absl::StrCat("adds up to ", sum,
+      return Bad(creation->Path(), absl::StrCat("adds up to ", sum,
                                               ", not cache_creation_input_tokens (", writes, ")"));
     }
   }
   // Anthropic's input_tokens excludes cache reads and writes; tollgate's includes them.
   int64_t partial;
-  TG_RETURN_IF_ERROR(Add(input, writes, absl::StrCat(n.path, ".input_tokens"), &partial));
-  TG_RETURN_IF_ERROR(Add(partial, reads, absl::StrCat(n.path, ".input_tokens"), &u.input_tokens));
+  TG_RETURN_IF_ERROR(Add(input, writes, n, "input_tokens", &partial));
+  TG_RETURN_IF_ERROR(Add(partial, reads, n, "input_tokens", &u.input_tokens));
   u.cached_input_tokens = reads;
   u.cache_write_tokens = writes;
   // Newer answers break the output down: output_tokens_details.thinking_tokens.
   TG_RETURN_IF_ERROR(ChildCount(n, "output_tokens_details", "thinking_tokens", &u.reasoning_tokens));
-  TG_RETURN_IF_ERROR(NotMore(u.reasoning_tokens,
-                             absl::StrCat(n.path, ".output_tokens_details.thinking_tokens"),
-                             u.output_tokens, absl::StrCat(n.path, ".output_tokens")));
+  TG_RETURN_IF_ERROR(NotMore(u.reasoning_tokens, n, "output_tokens_details.thinking_tokens",
+                             u.output_tokens, "output_tokens"));
   TG_RETURN_IF_ERROR(Finish(n, "total_tokens", &u));
   return u;
 }
@@ -189,14 +198,12 @@ absl::StatusOr<Usage> Gemini(const Node& n) {
   TG_RETURN_IF_ERROR(n.Count("candidatesTokenCount", &candidates));
   TG_RETURN_IF_ERROR(n.Count("cachedContentTokenCount", &u.cached_input_tokens));
   TG_RETURN_IF_ERROR(n.Count("thoughtsTokenCount", &u.reasoning_tokens));
-  std::string prompt_field = absl::StrCat(n.path, ".promptTokenCount");
-  TG_RETURN_IF_ERROR(NotMore(u.cached_input_tokens,
-                             absl::StrCat(n.path, ".cachedContentTokenCount"), prompt,
-                             prompt_field));
-  TG_RETURN_IF_ERROR(Add(prompt, tool_prompt, prompt_field, &u.input_tokens));
+  TG_RETURN_IF_ERROR(NotMore(u.cached_input_tokens, n, "cachedContentTokenCount", prompt,
+                             "promptTokenCount"));
+  TG_RETURN_IF_ERROR(Add(prompt, tool_prompt, n, "promptTokenCount", &u.input_tokens));
   // Gemini's candidates exclude the thinking tokens; tollgate's output includes them.
-  TG_RETURN_IF_ERROR(Add(candidates, u.reasoning_tokens,
-                         absl::StrCat(n.path, ".candidatesTokenCount"), &u.output_tokens));
+  TG_RETURN_IF_ERROR(
+      Add(candidates, u.reasoning_tokens, n, "candidatesTokenCount", &u.output_tokens));
   TG_RETURN_IF_ERROR(Finish(n, "totalTokenCount", &u));
   return u;
 }
@@ -209,12 +216,11 @@ absl::StatusOr<Usage> Tollgate(const Node& n) {
   TG_RETURN_IF_ERROR(n.Count("cache_write_tokens", &u.cache_write_tokens));
   TG_RETURN_IF_ERROR(n.Count("reasoning_tokens", &u.reasoning_tokens));
   int64_t cache_sum;
-  TG_RETURN_IF_ERROR(Add(u.cached_input_tokens, u.cache_write_tokens, n.path, &cache_sum));
-  TG_RETURN_IF_ERROR(NotMore(cache_sum,
-                             absl::StrCat(n.path, ".cached_input_tokens + cache_write_tokens"),
-                             u.input_tokens, absl::StrCat(n.path, ".input_tokens")));
-  TG_RETURN_IF_ERROR(NotMore(u.reasoning_tokens, absl::StrCat(n.path, ".reasoning_tokens"),
-                             u.output_tokens, absl::StrCat(n.path, ".output_tokens")));
+  TG_RETURN_IF_ERROR(Add(u.cached_input_tokens, u.cache_write_tokens, n, "", &cache_sum));
+  TG_RETURN_IF_ERROR(NotMore(cache_sum, n, "cached_input_tokens + cache_write_tokens",
+                             u.input_tokens, "input_tokens"));
+  TG_RETURN_IF_ERROR(
+      NotMore(u.reasoning_tokens, n, "reasoning_tokens", u.output_tokens, "output_tokens"));
   TG_RETURN_IF_ERROR(Finish(n, "total_tokens", &u));
   return u;
 }
@@ -282,7 +288,7 @@ absl::StatusOr<UsageShape> Detect(const Node& n, std::string_view hint) {
     if (count == 0) add(UsageShape::kAnthropic, "output_tokens_details");
   }
   if (count > 1) {
-    return Bad(n.path, absl::StrCat("mixes the ", AbslView(ToString(found[0].shape)), " field ",
+    return Bad(n.Path(), absl::StrCat("mixes the ", AbslView(ToString(found[0].shape)), " field ",
                                     AbslView(found[0].key), " with the ",
                                     AbslView(ToString(found[1].shape)), " field ",
                                     AbslView(found[1].key)));
@@ -294,14 +300,14 @@ absl::StatusOr<UsageShape> Detect(const Node& n, std::string_view hint) {
       if (!n.object->contains(JsonView(key))) continue;
       if (shape == UsageShape::kGemini ||
           (shape == UsageShape::kOpenAiChat && key != "total_tokens")) {
-        return Bad(n.path, absl::StrCat("mixes the ", AbslView(ToString(shape)), " field ",
+        return Bad(n.Path(), absl::StrCat("mixes the ", AbslView(ToString(shape)), " field ",
                                         AbslView(found[0].key), " with ", AbslView(key)));
       }
     }
     return shape;
   }
   if (!has_shared) {
-    return Bad(n.path,
+    return Bad(n.Path(),
                "has no token counts of a known shape (OpenAI, Anthropic, Gemini, tollgate)");
   }
   // input_tokens / output_tokens alone read the same in the three shapes that share
@@ -346,7 +352,7 @@ absl::StatusOr<Usage> NormalizeUsage(const boost::json::value& usage,
                                      std::string_view provider_hint, UsageShape* shape) {
   const boost::json::object* o = usage.if_object();
   if (o == nullptr) return Bad("usage", "must be an object");
-  Node node{o, "usage"};
+  Node node{o, nullptr, "usage"};
   // A whole response or wrapper: use its usage block.
   if (!HasAnyKnownKey(*o)) {
     for (std::string_view key : {std::string_view("usageMetadata"), std::string_view("usage")}) {
@@ -354,7 +360,7 @@ absl::StatusOr<Usage> NormalizeUsage(const boost::json::value& usage,
       if (inner == nullptr) continue;
       const boost::json::object* io = inner->if_object();
       if (io == nullptr) return Bad(key, "must be an object");
-      node = Node{io, std::string(key)};
+      node = Node{io, nullptr, key};
       break;
     }
   }
@@ -376,7 +382,7 @@ absl::StatusOr<Usage> NormalizeUsage(const boost::json::value& usage,
     case UsageShape::kTollgate:
       return Tollgate(node);
   }
-  return Bad(node.path, "unknown shape");
+  return Bad(node.Path(), "unknown shape");
 }
 
 }  // namespace tollgate::providers

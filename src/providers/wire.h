@@ -100,10 +100,14 @@ struct Rewrite {
 // the wrong type are replaced; nothing fails.)
 void ApplyRewrite(WireFormat format, boost::json::object& body, const Rewrite& rewrite);
 
-// Usage of a non-streaming response body ("usage", Gemini "usageMetadata"), through
-// NormalizeUsage with the provider as hint. NotFound when the body has none (then count
-// OutputText); InvalidArgument when it is malformed.
-absl::StatusOr<Usage> UsageFromResponse(WireFormat format, const boost::json::value& body);
+// Usage of a non-streaming response body ("usage", Gemini "usageMetadata", a member of
+// the top-level object), through NormalizeUsage with the provider as hint. NotFound when
+// the body has none (then count OutputText); InvalidArgument when it is malformed or not
+// one JSON object. The text is checked whole but only the usage member is built (a
+// response's choices and content are most of its bytes). `max_depth` as in
+// boost::json::parse_options.
+absl::StatusOr<Usage> UsageFromResponse(WireFormat format, std::string_view body,
+                                        int max_depth = 128);
 
 // The generated text of a non-streaming response, for counting when no usage is
 // reported: OpenAI chat choices[].message content, refusal and tool-call arguments;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gmock/gmock.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "providers/test_util.h"
 
@@ -137,16 +138,47 @@ TEST(WireTest, HostileResponsesNeverCrash) {
             "{\"candidates\":[{\"content\":{\"parts\":%}}]}", "%"}) {
         std::string text(wrapper);
         text.replace(text.find('%'), 1, garbage);
-        json::value body = Json(text);
-        absl::StatusOr<Usage> u = UsageFromResponse(f.format, body);
+        absl::StatusOr<Usage> u = UsageFromResponse(f.format, text);
         if (!u.ok()) {
           EXPECT_TRUE(absl::IsInvalidArgument(u.status()) || absl::IsNotFound(u.status()))
               << u.status();
         }
-        (void)OutputText(f.format, body);
+        (void)OutputText(f.format, Json(text));
       }
     }
   }
+}
+
+TEST(WireTest, UsageFromResponseReadsOnlyTheTopLevelMember) {
+  constexpr WireFormat kChat = WireFormat::kOpenAiChat;
+  // Usage named inside the content, or nested, is not the response's.
+  absl::StatusOr<Usage> u = UsageFromResponse(
+      kChat,
+      R"({"choices":[{"message":{"content":"\"usage\":{\"prompt_tokens\":99}",)"
+      R"("usage":{"prompt_tokens":98}}}],"meta":{"usage":{"prompt_tokens":97}},)"
+      R"("usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}})");
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->input_tokens, 3);
+  EXPECT_EQ(u->output_tokens, 4);
+  // Keys and strings split by escapes are read whole.
+  u = UsageFromResponse(kChat, R"({"us\u0061ge":{"prompt_tokens":5,"completion_tokens":1}})");
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->input_tokens, 5);
+  EXPECT_TRUE(UsageFromResponse(kChat, " {\"usage\":{\"prompt_tokens\":1}}\r\n ").ok());
+  EXPECT_TRUE(absl::IsNotFound(UsageFromResponse(kChat, R"({"choices":[]})").status()));
+  EXPECT_TRUE(absl::IsNotFound(UsageFromResponse(kChat, R"({})").status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(UsageFromResponse(WireFormat::kGeminiGenerate, R"({"usage":{}})").status()));
+  for (std::string_view bad : {"", "   ", "{", R"({"usage":{"prompt_tokens":1}} x)",
+                               R"({"usage":{"prompt_tokens":1}}{})", "[]", "\"usage\"", "null",
+                               R"({"usage":{"prompt_tokens":1},})", R"({"usage" {}})"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(UsageFromResponse(kChat, bad).status())) << bad;
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(UsageFromResponse(kChat, R"({"usage":"many"})").status()));
+  std::string deep = std::string(200, '[') + std::string(200, ']');
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      UsageFromResponse(kChat, absl::StrCat(R"({"usage":{"prompt_tokens":1},"x":)", deep, "}"))
+          .status()));
 }
 
 TEST(WireTest, ProviderOfEachFormat) {

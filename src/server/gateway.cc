@@ -510,15 +510,15 @@ awaitable<Response> Gateway::Serve(RequestContext& ctx, WireFormat format, Outco
       outcome = FailureOutcome(failure);
       co_return UpstreamErrorResponse(format, failure, headers);
     }
-    absl::StatusOr<json::value> doc =
-        ParseJson(*answer_body, 128, json::make_shared_resource<json::monotonic_resource>());
-    absl::StatusOr<Usage> usage = absl::NotFoundError("no JSON");
-    if (doc.ok()) usage = providers::UsageFromResponse(format, *doc);
+    // Only the usage member is built; the whole document only when it must be counted.
+    absl::StatusOr<Usage> usage = providers::UsageFromResponse(format, *answer_body);
     if (usage.ok()) {
       report.usage = *usage;
     } else {
       report.estimated = true;
       report.usage.input_tokens = parsed->input_tokens;
+      absl::StatusOr<json::value> doc =
+          ParseJson(*answer_body, 128, json::make_shared_resource<json::monotonic_resource>());
       if (doc.ok()) report.usage.output_tokens = CountOutput(answer.model, providers::OutputText(format, *doc));
       report.usage.total_tokens = report.usage.input_tokens + report.usage.output_tokens;
     }

@@ -152,19 +152,19 @@ constexpr char kResponse[] = R"({
             "service_tier": "standard"}})";
 
 TEST(AnthropicUsageTest, InputIncludesCacheWrites) {
-  absl::StatusOr<Usage> u = UsageFromResponse(kMessages, Json(kResponse));
+  absl::StatusOr<Usage> u = UsageFromResponse(kMessages, kResponse);
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(*u, (Usage{2095 + 2051, 503, 0, 2051, 0, 2095 + 2051 + 503}));
 }
 
 TEST(AnthropicUsageTest, CacheReads) {
-  absl::StatusOr<Usage> u = UsageFromResponse(kMessages, Json(R"({"type":"message","content":[],
+  absl::StatusOr<Usage> u = UsageFromResponse(kMessages, R"({"type":"message","content":[],
     "usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":2048,
-             "output_tokens":30}})"));
+             "output_tokens":30}})");
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(*u, (Usage{2060, 30, 2048, 0, 0, 2090}));
   EXPECT_TRUE(absl::IsNotFound(
-      UsageFromResponse(kMessages, Json(R"({"type":"message","content":[]})")).status()));
+      UsageFromResponse(kMessages, R"({"type":"message","content":[]})").status()));
 }
 
 TEST(AnthropicOutputTextTest, ThinkingTextAndToolUse) {

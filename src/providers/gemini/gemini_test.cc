@@ -149,21 +149,21 @@ constexpr char kResponse[] = R"({
   "modelVersion": "gemini-2.5-flash", "responseId": "fP5UaKH2F4m0nvgPvJfZqQk"})";
 
 TEST(GeminiUsageTest, ThoughtsCountAsOutput) {
-  absl::StatusOr<Usage> u = UsageFromResponse(kGemini, Json(kResponse));
+  absl::StatusOr<Usage> u = UsageFromResponse(kGemini, kResponse);
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(*u, (Usage{8, 310 + 771, 0, 0, 771, 1089}));
 }
 
 TEST(GeminiUsageTest, CachedContentIsPartOfThePrompt) {
-  absl::StatusOr<Usage> u = UsageFromResponse(kGemini, Json(R"({"candidates": [],
+  absl::StatusOr<Usage> u = UsageFromResponse(kGemini, R"({"candidates": [],
     "usageMetadata": {"promptTokenCount": 2100, "cachedContentTokenCount": 2048,
-                      "candidatesTokenCount": 40, "totalTokenCount": 2140}})"));
+                      "candidatesTokenCount": 40, "totalTokenCount": 2140}})");
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(*u, (Usage{2100, 40, 2048, 0, 0, 2140}));
-  EXPECT_TRUE(absl::IsNotFound(UsageFromResponse(kGemini, Json(R"({"candidates":[]})")).status()));
+  EXPECT_TRUE(absl::IsNotFound(UsageFromResponse(kGemini, R"({"candidates":[]})").status()));
   // OpenAI's key means nothing in a Gemini answer.
   EXPECT_TRUE(absl::IsNotFound(
-      UsageFromResponse(kGemini, Json(R"({"usage":{"prompt_tokens":1}})")).status()));
+      UsageFromResponse(kGemini, R"({"usage":{"prompt_tokens":1}})").status()));
 }
 
 TEST(GeminiOutputTextTest, PartsOfEveryCandidate) {

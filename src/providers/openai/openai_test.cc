@@ -375,32 +375,32 @@ constexpr char kResponse[] = R"({
   "user": null, "metadata": {}})";
 
 TEST(OpenAiUsageTest, ChatCompletion) {
-  absl::StatusOr<Usage> u = UsageFromResponse(kChat, Json(kChatCompletion));
+  absl::StatusOr<Usage> u = UsageFromResponse(kChat, kChatCompletion);
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(*u, (Usage{1117, 46, 1024, 0, 0, 1163}));
 }
 
 TEST(OpenAiUsageTest, Responses) {
-  absl::StatusOr<Usage> u = UsageFromResponse(kResponses, Json(kResponse));
+  absl::StatusOr<Usage> u = UsageFromResponse(kResponses, kResponse);
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(*u, (Usage{36, 87, 0, 0, 64, 123}));
 }
 
 TEST(OpenAiUsageTest, Embeddings) {
-  absl::StatusOr<Usage> u = UsageFromResponse(kEmbeddings, Json(R"({"object": "list",
+  absl::StatusOr<Usage> u = UsageFromResponse(kEmbeddings, R"({"object": "list",
     "data": [{"object": "embedding", "embedding": [0.0023064255, -0.009327292], "index": 0}],
-    "model": "text-embedding-3-small", "usage": {"prompt_tokens": 8, "total_tokens": 8}})"));
+    "model": "text-embedding-3-small", "usage": {"prompt_tokens": 8, "total_tokens": 8}})");
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(*u, (Usage{8, 0, 0, 0, 0, 8}));
 }
 
 TEST(OpenAiUsageTest, MissingUsageIsNotFoundAndMalformedIsInvalid) {
   EXPECT_TRUE(
-      absl::IsNotFound(UsageFromResponse(kChat, Json(R"({"choices":[],"usage":null})")).status()));
-  EXPECT_TRUE(absl::IsNotFound(UsageFromResponse(kChat, Json(R"({"choices":[]})")).status()));
+      absl::IsNotFound(UsageFromResponse(kChat, R"({"choices":[],"usage":null})").status()));
+  EXPECT_TRUE(absl::IsNotFound(UsageFromResponse(kChat, R"({"choices":[]})").status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
-      UsageFromResponse(kChat, Json(R"({"usage":{"prompt_tokens":-1}})")).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(UsageFromResponse(kChat, Json("[1,2]")).status()));
+      UsageFromResponse(kChat, R"({"usage":{"prompt_tokens":-1}})").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(UsageFromResponse(kChat, "[1,2]").status()));
 }
 
 TEST(OpenAiOutputTextTest, ChatContentAndToolCalls) {
