@@ -98,30 +98,14 @@ class MemberHandler {
   bool on_document_end(json::error_code&) { return true; }
   bool on_object_begin(json::error_code&) {
     if (depth_ == 0) top_is_object_ = true;
-    BeginValue();
-    ++depth_;
-    return true;
+    return Open();
   }
   bool on_object_end(std::size_t n, json::error_code&) {
-    --depth_;
-    if (capturing()) {
-      st_.push_object(n);
-      EndValue();
-    }
-    return true;
+    return Close([&] { st_.push_object(n); });
   }
-  bool on_array_begin(json::error_code&) {
-    BeginValue();
-    ++depth_;
-    return true;
-  }
+  bool on_array_begin(json::error_code&) { return Open(); }
   bool on_array_end(std::size_t n, json::error_code&) {
-    --depth_;
-    if (capturing()) {
-      st_.push_array(n);
-      EndValue();
-    }
-    return true;
+    return Close([&] { st_.push_array(n); });
   }
   bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
     if (capturing()) {
@@ -184,6 +168,20 @@ class MemberHandler {
     member_ = st_.release();
     found_ = true;
     capture_depth_ = -1;
+  }
+  bool Open() {
+    BeginValue();
+    ++depth_;
+    return true;
+  }
+  template <typename Push>
+  bool Close(Push push) {
+    --depth_;
+    if (capturing()) {
+      push();
+      EndValue();
+    }
+    return true;
   }
   template <typename Push>
   bool Scalar(Push push) {
