@@ -225,9 +225,13 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptio
   return store;
 }
 
-absl::Status SqliteStore::Init() {
-  const int busy_ms = static_cast<int>(
+int SqliteStore::BusyMs() const {
+  return static_cast<int>(
       std::clamp<int64_t>(absl::ToInt64Milliseconds(options_.busy_timeout), 0, INT32_MAX));
+}
+
+absl::Status SqliteStore::Init() {
+  const int busy_ms = BusyMs();
   const bool in_memory = options_.path == ":memory:";
   if (!in_memory) {
     // Before anything reads the journal: one store per database file.
@@ -411,6 +415,15 @@ void SqliteStore::PauseApplierForTesting(bool pause) {
 uint64_t SqliteStore::AppliedSeqForTesting() {
   absl::MutexLock lock(&pending_mu_);
   return applied_seq_;
+}
+
+size_t SqliteStore::FilteredKeysForTesting() {
+  absl::MutexLock lock(&pending_mu_);
+  return recorded_keys_.size();
+}
+
+absl::Status SqliteStore::RebuildKeyFilterForTesting() {
+  return RebuildKeyFilter(/*only_if_stale=*/false);
 }
 
 size_t SqliteStore::FilteredIdsForTesting() {
@@ -878,26 +891,67 @@ absl::StatusOr<SqliteStore::Recorded> SqliteStore::IsRecorded(const UsageEvent& 
   return *row ? Recorded::kYes : Recorded::kNo;
 }
 
-absl::Status SqliteStore::LoadRecordedSummary() {
-  absl::MutexLock pending_lock(&pending_mu_);
-  absl::MutexLock read_lock(&read_mu_);
+absl::StatusOr<KeyFilter> SqliteStore::LoadKeyFilter(sqlite3* db) {
   // Both reads use the partial index on (tenant_id, idempotency_key).
-  absl::StatusOr<Stmt> count = Stmt::Prepare(
-      reader_.get(), "SELECT count(*) FROM events WHERE idempotency_key <> ''");
+  absl::StatusOr<Stmt> count =
+      Stmt::Prepare(db, "SELECT count(*) FROM events WHERE idempotency_key <> ''");
   if (!count.ok()) return count.status();
   if (absl::StatusOr<bool> row = count->Step(); !row.ok()) return row.status();
   // Room for as many new keys again before the filter first grows.
-  recorded_keys_ = KeyFilter(2 * static_cast<size_t>(count->Int(0)));
+  KeyFilter filter(2 * static_cast<size_t>(count->Int(0)));
   absl::StatusOr<Stmt> keys = Stmt::Prepare(
-      reader_.get(),
-      "SELECT tenant_id, idempotency_key FROM events WHERE idempotency_key <> ''");
+      db, "SELECT tenant_id, idempotency_key FROM events WHERE idempotency_key <> ''");
   if (!keys.ok()) return keys.status();
   for (;;) {
     absl::StatusOr<bool> row = keys->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    recorded_keys_.Add(PendingKey(keys->Text(0), keys->Text(1)));
+    filter.Add(PendingKey(keys->Text(0), keys->Text(1)));
   }
+  return filter;
+}
+
+absl::Status SqliteStore::RebuildKeyFilter(bool only_if_stale) {
+  {
+    absl::MutexLock lock(&pending_mu_);
+    // Rebuilt once the filter holds twice the keys it was built with: each rebuild is
+    // paid for by as many new keys.
+    if (!journaled_ || keys_during_rebuild_ ||
+        (only_if_stale &&
+         recorded_keys_.size() < 2 * std::max(keys_at_build_, KeyFilter::kMinCapacity))) {
+      return absl::OkStatus();
+    }
+    // Every key recorded from now on, and every key not yet applied (the scan may not
+    // see it), goes into the new filter too.
+    keys_during_rebuild_.emplace();
+    for (const auto& [key, event] : pending_keys_) keys_during_rebuild_->push_back(key);
+  }
+  // On a connection of its own: the scan must not hold up ledger reads.
+  absl::StatusOr<KeyFilter> fresh = absl::UnavailableError("not scanned");
+  if (absl::StatusOr<Db> db = Db::Open(options_.path, BusyMs()); !db.ok()) {
+    fresh = db.status();
+  } else if (absl::Status s = db->Exec("PRAGMA query_only = ON"); !s.ok()) {
+    fresh = s;
+  } else {
+    fresh = LoadKeyFilter(db->get());
+  }
+  absl::MutexLock lock(&pending_mu_);
+  std::vector<std::string> added = *std::move(keys_during_rebuild_);
+  keys_during_rebuild_.reset();
+  if (!fresh.ok()) return fresh.status();
+  for (const std::string& key : added) fresh->Add(key);
+  recorded_keys_ = *std::move(fresh);
+  keys_at_build_ = recorded_keys_.size();
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::LoadRecordedSummary() {
+  absl::MutexLock pending_lock(&pending_mu_);
+  absl::MutexLock read_lock(&read_mu_);
+  absl::StatusOr<KeyFilter> keys = LoadKeyFilter(reader_.get());
+  if (!keys.ok()) return keys.status();
+  recorded_keys_ = *std::move(keys);
+  keys_at_build_ = recorded_keys_.size();
   absl::StatusOr<Stmt> max_id = Stmt::Prepare(reader_.get(), "SELECT max(event_id) FROM events");
   if (!max_id.ok()) return max_id.status();
   absl::StatusOr<bool> row = max_id->Step();
@@ -1022,6 +1076,7 @@ void SqliteStore::JournalLocked(std::vector<Appending>& batch, bool may_read,
         NoteJournaledId(e.event_id);
         if (!keys[k].empty()) {
           recorded_keys_.Add(keys[k]);
+          if (keys_during_rebuild_) keys_during_rebuild_->push_back(keys[k]);
           pending_keys_.emplace(std::move(keys[k]), &e);
         }
       }
@@ -1371,6 +1426,14 @@ absl::StatusOr<int64_t> SqliteStore::Sweep(absl::Time before, absl::Time now) {
   }
   absl::StatusOr<int> n = Write("DELETE FROM counters WHERE expires_at <= ?", ToNanos(now));
   if (!n.ok()) return n.status();
+  // The keys of the events deleted leave the idempotency filter at its next rebuild.
+  if (deleted > 0) {
+    if (absl::Status s = RebuildKeyFilter(/*only_if_stale=*/true); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(deleted, " events swept, but rebuilding the "
+                                                 "idempotency key filter failed: ",
+                                                 s.message()));
+    }
+  }
   return deleted;
 }
 

@@ -95,6 +95,10 @@ class SqliteStore final : public Store {
   uint64_t AppliedSeqForTesting();
   // Event ids the id filter holds now (at most options.id_filter_size).
   size_t FilteredIdsForTesting();
+  // Keys the idempotency key filter holds now, and its rebuild (which Sweep runs once
+  // the filter has doubled since it was built) run at once.
+  size_t FilteredKeysForTesting();
+  absl::Status RebuildKeyFilterForTesting();
 
  private:
   // Statements of the write path, prepared once.
@@ -154,8 +158,17 @@ class SqliteStore final : public Store {
   // and opens a read transaction on reader_ (*in_txn), which the caller ends and unlocks.
   absl::StatusOr<Recorded> IsRecorded(const UsageEvent& e, std::string_view key, bool may_read,
                                       bool* in_txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
+  // options_.busy_timeout for sqlite3_busy_timeout.
+  int BusyMs() const;
   // Fills recorded_keys_ and id_floor_ from SQLite. Runs before any thread.
   absl::Status LoadRecordedSummary();
+  // A filter of every PendingKey in the events table, read through `db`.
+  static absl::StatusOr<KeyFilter> LoadKeyFilter(sqlite3* db);
+  // Builds recorded_keys_ again from SQLite (forgetting the keys of swept events) plus
+  // the keys journaled meanwhile or not yet applied; with `only_if_stale`, only once
+  // the filter holds twice the keys it was last built with. Journal mode only; the
+  // scan runs on a connection of its own, without pending_mu_.
+  absl::Status RebuildKeyFilter(bool only_if_stale);
   // Adds a journaled event id to the id summary.
   void NoteJournaledId(const std::string& event_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
   absl::StatusOr<std::optional<UsageEvent>> FindEventInSqlite(std::string_view tenant_id,
@@ -230,13 +243,18 @@ class SqliteStore final : public Store {
   absl::flat_hash_map<std::string, const UsageEvent*> pending_keys_ ABSL_GUARDED_BY(pending_mu_);
   absl::flat_hash_set<std::string_view> pending_ids_ ABSL_GUARDED_BY(pending_mu_);
   // Summaries of everything recorded (in SQLite or journaled): a filter of every
-  // PendingKey; a filter of the event ids journaled since it was started, and a floor
+  // PendingKey (built from SQLite at open and again after sweeps once it has doubled,
+  // so that swept keys leave it); a filter of the event ids journaled since it was started, and a floor
   // that every other recorded id is at or below. A key its filter rules out, or an id
   // above the floor that its filter rules out, is new without a database read. The id
   // filter holds options_.id_filter_size ids at most: then the floor rises to the
   // greatest id journaled and the filter starts over (event ids grow with time, so the
   // ids of new events stay above the floor), which bounds its memory.
   KeyFilter recorded_keys_ ABSL_GUARDED_BY(pending_mu_);
+  size_t keys_at_build_ ABSL_GUARDED_BY(pending_mu_) = 0;  // recorded_keys_ when built
+  // While RebuildKeyFilter scans: the keys journaled since it started, and those it
+  // found unapplied.
+  std::optional<std::vector<std::string>> keys_during_rebuild_ ABSL_GUARDED_BY(pending_mu_);
   KeyFilter journaled_ids_ ABSL_GUARDED_BY(pending_mu_);
   std::string id_floor_ ABSL_GUARDED_BY(pending_mu_);
   std::string max_journaled_id_ ABSL_GUARDED_BY(pending_mu_);

@@ -536,6 +536,45 @@ TEST_P(SqliteStoreSyncTest, RepeatedEventIdsAreRefusedWhileTheIdFilterStartsOver
   EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 22);
 }
 
+TEST_P(SqliteStoreSyncTest, RebuildingTheKeyFilterForgetsSweptKeysOnly) {
+  std::unique_ptr<Store> store = OpenWithSync();
+  SqliteStore* sqlite = AsSqlite(store.get());
+  const absl::Time later = kT0 + absl::Hours(48);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store->AppendSync(MakeEntry("acme", absl::StrCat("old", i), 1, kT0)).ok());
+  }
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store->AppendSync(MakeEntry("acme", absl::StrCat("kept", i), 1, later)).ok());
+  }
+  absl::StatusOr<int64_t> swept = store->Sweep(kT0 + absl::Hours(24), kT0);
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  ASSERT_EQ(*swept, 10);
+  // Journaled but not applied while the filter is rebuilt: the scan cannot see them.
+  sqlite->PauseApplierForTesting(true);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store->AppendSync(MakeEntry("acme", absl::StrCat("new", i), 1, later)).ok());
+  }
+  ASSERT_EQ(sqlite->FilteredKeysForTesting(), 18u);
+  ASSERT_TRUE(sqlite->RebuildKeyFilterForTesting().ok());
+  EXPECT_EQ(sqlite->FilteredKeysForTesting(), 8u);
+  for (std::string key : {"kept0", "kept4", "new0", "new2"}) {
+    EXPECT_EQ(store->AppendSync(MakeEntry("acme", key, 99, later)).code(),
+              absl::StatusCode::kAlreadyExists)
+        << key;
+  }
+  // Once applied they are known only to SQLite and the filter.
+  sqlite->PauseApplierForTesting(false);
+  ASSERT_TRUE(store->ListEvents({}).ok());
+  for (std::string key : {"kept1", "new0", "new1", "new2"}) {
+    EXPECT_EQ(store->AppendSync(MakeEntry("acme", key, 99, later)).code(),
+              absl::StatusCode::kAlreadyExists)
+        << key;
+  }
+  EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 18);
+  // A swept event's key counts again, as documented.
+  EXPECT_TRUE(store->AppendSync(MakeEntry("acme", "old3", 1, later)).ok());
+}
+
 TEST_F(SqliteStoreTest, LedgerReadsSeeEveryAcknowledgedEntryAtOnce) {
   SqliteOptions options;
   options.apply_delay = absl::Seconds(30);  // the barrier, not the timer, applies them
