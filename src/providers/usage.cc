@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <algorithm>
+#include <iterator>
 #include <array>
 #include <cmath>
 #include <initializer_list>
@@ -248,65 +249,78 @@ std::string_view FirstPresent(const boost::json::object& o, const std::string_vi
   return {};
 }
 
-template <size_t N>
-bool AnyPresent(const boost::json::object& o, const std::string_view (&keys)[N]) {
-  return !FirstPresent(o, keys).empty();
+// Which shapes' own keys an object has (the first of each), and whether it has a
+// shared one: looked up once, for both the wrapper test and Detect.
+constexpr UsageShape kShapeOrder[] = {UsageShape::kOpenAiChat, UsageShape::kOpenAiResponses,
+                                      UsageShape::kAnthropic, UsageShape::kGemini,
+                                      UsageShape::kTollgate};
+struct ShapeKeys {
+  static constexpr size_t kShapes = std::size(kShapeOrder);
+  std::array<std::string_view, kShapes> first;  // in the order of kShapeOrder
+  bool shared = false;
+
+  bool Any() const {
+    return shared || std::any_of(first.begin(), first.end(),
+                                 [](std::string_view k) { return !k.empty(); });
+  }
+  bool Has(UsageShape shape) const {
+    for (size_t i = 0; i < kShapes; ++i)
+      if (kShapeOrder[i] == shape) return !first[i].empty();
+    return false;
+  }
+};
+
+ShapeKeys KeysOf(const boost::json::object& o) {
+  ShapeKeys k;
+  k.first = {FirstPresent(o, kChatKeys), FirstPresent(o, kResponsesKeys),
+             FirstPresent(o, kAnthropicKeys), FirstPresent(o, kGeminiKeys),
+             FirstPresent(o, kTollgateKeys)};
+  k.shared = !FirstPresent(o, kSharedKeys).empty();
+  return k;
 }
 
-bool HasAnyKnownKey(const boost::json::object& o) {
-  return AnyPresent(o, kChatKeys) || AnyPresent(o, kResponsesKeys) ||
-         AnyPresent(o, kAnthropicKeys) || AnyPresent(o, kGeminiKeys) ||
-         AnyPresent(o, kTollgateKeys) || AnyPresent(o, kSharedKeys);
-}
-
-absl::StatusOr<UsageShape> Detect(const Node& n, std::string_view hint) {
+absl::StatusOr<UsageShape> Detect(const Node& n, const ShapeKeys& keys, std::string_view hint) {
   struct Found {
     UsageShape shape;
     std::string_view key;  // one of its keys that the object has
   };
-  std::array<Found, 5> found;
+  std::array<Found, ShapeKeys::kShapes> found;
   size_t count = 0;
-  auto add = [&](UsageShape shape, std::string_view key) {
-    if (!key.empty()) found[count++] = Found{shape, key};
-  };
-  add(UsageShape::kOpenAiChat, FirstPresent(*n.object, kChatKeys));
-  add(UsageShape::kOpenAiResponses, FirstPresent(*n.object, kResponsesKeys));
-  add(UsageShape::kAnthropic, FirstPresent(*n.object, kAnthropicKeys));
-  add(UsageShape::kGemini, FirstPresent(*n.object, kGeminiKeys));
-  add(UsageShape::kTollgate, FirstPresent(*n.object, kTollgateKeys));
-  const bool has_shared = AnyPresent(*n.object, kSharedKeys);
+  for (size_t i = 0; i < ShapeKeys::kShapes; ++i) {
+    if (!keys.first[i].empty()) found[count++] = Found{kShapeOrder[i], keys.first[i]};
+  }
   // Anthropic's output_tokens_details (thinking_tokens) is not the Responses API's
   // (reasoning_tokens): the Anthropic hint or Anthropic's own keys decide.
   if (const boost::json::value* d = n.object->if_contains("output_tokens_details");
       d != nullptr && d->is_object() && d->as_object().contains("thinking_tokens") &&
       !n.object->contains("input_tokens_details") &&
-      (hint == "anthropic" || AnyPresent(*n.object, kAnthropicKeys))) {
+      (hint == "anthropic" || keys.Has(UsageShape::kAnthropic))) {
     count = static_cast<size_t>(
         std::remove_if(found.begin(), found.begin() + count,
                        [](const Found& f) { return f.shape == UsageShape::kOpenAiResponses; }) -
         found.begin());
-    if (count == 0) add(UsageShape::kAnthropic, "output_tokens_details");
+    if (count == 0) found[count++] = Found{UsageShape::kAnthropic, "output_tokens_details"};
   }
   if (count > 1) {
-    return Bad(n.Path(), absl::StrCat("mixes the ", AbslView(ToString(found[0].shape)), " field ",
-                                    AbslView(found[0].key), " with the ",
-                                    AbslView(ToString(found[1].shape)), " field ",
-                                    AbslView(found[1].key)));
+    return Bad(n.Path(), absl::StrCat("mixes the ", AbslView(ToString(found[0].shape)),
+                                      " field ", AbslView(found[0].key), " with the ",
+                                      AbslView(ToString(found[1].shape)), " field ",
+                                      AbslView(found[1].key)));
   }
   if (count == 1) {
     UsageShape shape = found[0].shape;
     // Chat Completions has total_tokens too, but never input_tokens or output_tokens.
     for (std::string_view key : kSharedKeys) {
-      if (!n.object->contains(JsonView(key))) continue;
+      if (!keys.shared || !n.object->contains(JsonView(key))) continue;
       if (shape == UsageShape::kGemini ||
           (shape == UsageShape::kOpenAiChat && key != "total_tokens")) {
         return Bad(n.Path(), absl::StrCat("mixes the ", AbslView(ToString(shape)), " field ",
-                                        AbslView(found[0].key), " with ", AbslView(key)));
+                                          AbslView(found[0].key), " with ", AbslView(key)));
       }
     }
     return shape;
   }
-  if (!has_shared) {
+  if (!keys.shared) {
     return Bad(n.Path(),
                "has no token counts of a known shape (OpenAI, Anthropic, Gemini, tollgate)");
   }
@@ -353,19 +367,21 @@ absl::StatusOr<Usage> NormalizeUsage(const boost::json::value& usage,
   const boost::json::object* o = usage.if_object();
   if (o == nullptr) return Bad("usage", "must be an object");
   Node node{o, nullptr, "usage"};
+  ShapeKeys keys = KeysOf(*o);
   // A whole response or wrapper: use its usage block.
-  if (!HasAnyKnownKey(*o)) {
+  if (!keys.Any()) {
     for (std::string_view key : {std::string_view("usageMetadata"), std::string_view("usage")}) {
       const boost::json::value* inner = o->if_contains(JsonView(key));
       if (inner == nullptr) continue;
       const boost::json::object* io = inner->if_object();
       if (io == nullptr) return Bad(key, "must be an object");
       node = Node{io, nullptr, key};
+      keys = KeysOf(*io);
       break;
     }
   }
   std::string hint = Lower(provider_hint);
-  absl::StatusOr<UsageShape> detected = Detect(node, hint);
+  absl::StatusOr<UsageShape> detected = Detect(node, keys, hint);
   if (!detected.ok()) return detected.status();
   if (shape != nullptr) *shape = *detected;
   switch (*detected) {

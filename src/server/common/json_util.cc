@@ -26,13 +26,8 @@ absl::StatusOr<T> Require(absl::StatusOr<std::optional<T>> v, F missing) {
   return std::move(**v);
 }
 
-}  // namespace
-
-namespace {
-
-// Appends `s` as a JSON string. Strings with nothing to escape (nearly all: ids, model
-// names) are copied as they are; the rest go through Boost.JSON, so the output is
-// byte for byte what json::serialize writes.
+// `v` as JsonWriter writes values, which is what json::serialize writes but for doubles
+// (in fixed notation).
 void AppendJson(const json::value& v, std::string& out) {
   switch (v.kind()) {
     case json::kind::object: {
@@ -85,6 +80,9 @@ void AppendJson(const json::value& v, std::string& out) {
 
 }  // namespace
 
+// Strings with nothing to escape (nearly all: ids, model names) are copied as they are;
+// the rest go through Boost.JSON, so the output is byte for byte what json::serialize
+// writes.
 void AppendJsonString(std::string_view s, std::string& out) {
   for (unsigned char c : s) {
     if (c < 0x20 || c == '"' || c == '\\') {
