@@ -199,6 +199,12 @@ struct SqliteOptions {
   // How long the applier lets a partial batch wait for more entries (a read that needs
   // them cuts the wait short).
   absl::Duration apply_delay = absl::Milliseconds(20);
+  // The applier runs in the background (Linux SCHED_IDLE: a request thread that wakes
+  // on its core takes the core at once) while fewer entries than this await it and no
+  // read waits for it; otherwise, and always when the process may not raise a thread
+  // out of SCHED_IDLE again (it needs CAP_SYS_NICE or an RLIMIT_NICE of 10 or more), at
+  // nice 10. 0: never in the background. >= 0.
+  int background_backlog = 4096;
   // Journal size after which the writer starts a new file; a file is deleted once
   // every entry in it is applied.
   int64_t journal_rotate_bytes = int64_t{32} << 20;

@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -24,6 +25,25 @@ namespace {
 // request thread that wakes up on its core may still wait for the rest of its time
 // slice, a few milliseconds on Linux 6.x's EEVDF scheduler).
 constexpr int kApplierNice = 10;
+
+// Moves thread `tid` into SCHED_IDLE or back to SCHED_OTHER (its nice value stays).
+bool SetSchedIdle(pid_t tid, bool idle) {
+  sched_param param{};
+  return sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, &param) == 0;
+}
+
+// Whether this process may move a thread at kApplierNice into SCHED_IDLE and out again
+// (Linux lets any thread in, but out only with CAP_SYS_NICE or an RLIMIT_NICE that
+// allows its nice value). Tried on a thread of its own.
+bool MayLeaveSchedIdle() {
+  bool ok = false;
+  std::thread([&ok] {
+    const auto tid = static_cast<pid_t>(syscall(SYS_gettid));
+    ok = setpriority(PRIO_PROCESS, static_cast<id_t>(tid), kApplierNice) == 0 &&
+         SetSchedIdle(tid, true) && SetSchedIdle(tid, false);
+  }).join();
+  return ok;
+}
 
 constexpr std::string_view kEventColumns =
     "event_id, ts, tenant_id, user_id, agent, key_id, request_id, idempotency_key, provider, "
@@ -220,6 +240,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptio
     return absl::InvalidArgumentError(
         "max_batch, max_queue, apply_batch and id_filter_size must be >= 1");
   }
+  if (options.background_backlog < 0)
+    return absl::InvalidArgumentError("background_backlog must be >= 0");
   std::unique_ptr<SqliteStore> store(new SqliteStore(options, clock));
   if (absl::Status s = store->Init(); !s.ok()) return s;
   return store;
@@ -323,6 +345,7 @@ absl::Status SqliteStore::Init() {
     if (!file.ok()) return file.status();
     journal_ = *std::move(file);
     journaled_ = true;
+    background_apply_ = options_.background_backlog > 0 && MayLeaveSchedIdle();
     applier_thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "ledger-applier");  // for top -H, perf
       ApplierLoop();
@@ -350,6 +373,7 @@ SqliteStore::~SqliteStore() {
   {
     absl::MutexLock lock(&pending_mu_);
     apply_stopping_ = true;
+    PlaceApplier();  // the rest is applied at once, whatever else runs
   }
   if (applier_thread_.joinable()) applier_thread_.join();
   absl::MutexLock journal_lock(&journal_mu_);
@@ -447,12 +471,26 @@ auto SqliteStore::Read(F&& f) {
 
 template <typename... Args>
 absl::StatusOr<int> SqliteStore::Write(std::string_view sql, const Args&... args) {
-  absl::MutexLock lock(&write_mu_);
-  absl::StatusOr<Stmt> stmt = Stmt::Prepare(writer_.get(), sql);
-  if (!stmt.ok()) return stmt.status();
-  stmt->Bind(args...);
-  if (absl::Status s = stmt->Run(); !s.ok()) return s;
-  return sqlite3_changes(writer_.get());
+  // The applier may hold write_mu_ for a batch: out of the background until then.
+  bool raised = false;
+  if (journaled_) {
+    absl::MutexLock lock(&pending_mu_);
+    raised = applier_in_background_;
+    if (raised) PlaceApplier(/*raise=*/true);
+  }
+  absl::StatusOr<int> changes = [&]() -> absl::StatusOr<int> {
+    absl::MutexLock lock(&write_mu_);
+    absl::StatusOr<Stmt> stmt = Stmt::Prepare(writer_.get(), sql);
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(args...);
+    if (absl::Status s = stmt->Run(); !s.ok()) return s;
+    return sqlite3_changes(writer_.get());
+  }();
+  if (raised) {
+    absl::MutexLock lock(&pending_mu_);
+    PlaceApplier();
+  }
+  return changes;
 }
 
 namespace {
@@ -1082,9 +1120,20 @@ void SqliteStore::JournalLocked(std::vector<Appending>& batch, bool may_read,
       }
       journaled_seq_ = next_seq_ - 1;
       unapplied_count_.fetch_add(accepted.size(), std::memory_order_relaxed);
+      if (applier_in_background_) PlaceApplier();
       if (rotate) sealed_.push_back(SealedJournal{journaled_seq_, std::move(sealed_path)});
     }
   }
+}
+
+bool SqliteStore::BackgroundApplySupported() { return MayLeaveSchedIdle(); }
+
+void SqliteStore::PlaceApplier(bool raise) {
+  const bool background = !raise &&
+                          unapplied_.size() < static_cast<size_t>(options_.background_backlog) &&
+                          barrier_waiters_ == 0 && !apply_stopping_;
+  if (!background_apply_ || applier_tid_ == 0 || background == applier_in_background_) return;
+  if (SetSchedIdle(applier_tid_, background)) applier_in_background_ = background;
 }
 
 bool SqliteStore::ApplierHasWork() const {
@@ -1099,9 +1148,16 @@ bool SqliteStore::ApplyBatchReady() const {
 void SqliteStore::ApplierLoop() {
   // Nobody waits for the applier in the normal course (only ledger reads, which cut its
   // wait short): it runs at a lower priority, so that its batches of thousands of rows
-  // do not take a core from the threads that answer requests for whole time slices.
-  // Linux applies a nice value to the calling thread alone; failure changes nothing.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kApplierNice);
+  // do not take a core from the threads that answer requests for whole time slices, and
+  // in the background while its backlog is small (PlaceApplier). Linux applies a nice
+  // value and a policy to the calling thread alone; failure changes nothing.
+  const auto tid = static_cast<pid_t>(syscall(SYS_gettid));
+  setpriority(PRIO_PROCESS, static_cast<id_t>(tid), kApplierNice);
+  {
+    absl::MutexLock lock(&pending_mu_);
+    applier_tid_ = tid;
+    PlaceApplier();
+  }
   absl::Duration backoff = absl::Milliseconds(1);
   std::vector<const Journaled*> work;
   // The applied entries, moved out of unapplied_ under pending_mu_ and freed after it:
@@ -1119,6 +1175,7 @@ void SqliteStore::ApplierLoop() {
                                      options_.apply_delay);
       }
       if (apply_paused_) continue;
+      PlaceApplier();
       size_t n = std::min(unapplied_.size(), static_cast<size_t>(options_.apply_batch));
       for (size_t i = 0; i < n; ++i) work.push_back(&unapplied_[i]);
     }
@@ -1146,6 +1203,7 @@ void SqliteStore::ApplierLoop() {
     }
     {
       absl::MutexLock lock(&pending_mu_);
+      PlaceApplier();
       if (applied.ok()) {
         last_apply_error_ = absl::OkStatus();
         while (!sealed_.empty() && sealed_.front().last_seq <= applied_seq_) {
@@ -1243,12 +1301,14 @@ absl::Status SqliteStore::WaitApplied() {
   if (applied_seq_ >= target) return absl::OkStatus();
   const uint64_t failures = apply_failures_;
   ++barrier_waiters_;
+  PlaceApplier();
   auto reached = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {  // runs under pending_mu_
     return applied_seq_ >= target || apply_failures_ != failures || apply_paused_ ||
            apply_stopping_;
   };
   pending_mu_.Await(absl::Condition(&reached));
   --barrier_waiters_;
+  PlaceApplier();
   if (applied_seq_ >= target) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat(
       "ledger entries are not applied yet: ",

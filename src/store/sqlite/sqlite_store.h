@@ -22,6 +22,8 @@
 //
 // Thread safety: every public method is safe to call concurrently.
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <deque>
 #include <functional>
@@ -47,6 +49,9 @@ class SqliteStore final : public Store {
  public:
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options,
                                                            const Clock* clock);
+  // Whether this process may run the applier in the background (SqliteOptions::
+  // background_backlog): Linux, and the right to raise a thread out of SCHED_IDLE.
+  static bool BackgroundApplySupported();
   // Commits everything still queued (every pending `done` runs), then closes.
   ~SqliteStore() override;
 
@@ -175,6 +180,12 @@ class SqliteStore final : public Store {
                                                              std::string_view idempotency_key);
   static std::string PendingKey(std::string_view tenant_id, std::string_view idempotency_key);
 
+  // Runs the applier in the background (SCHED_IDLE) or at kApplierNice: in the
+  // background only while fewer than options_.background_backlog entries await it, no
+  // read waits for it and the store is not stopping; `raise` brings it forward anyway
+  // (for a writer that may wait for the batch it applies). The applier places itself
+  // again before and after each batch.
+  void PlaceApplier(bool raise = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
   bool ApplierHasWork() const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
   bool ApplyBatchReady() const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
 
@@ -269,6 +280,10 @@ class SqliteStore final : public Store {
   // unapplied_.size(), readable without pending_mu_ (Append's back-pressure).
   std::atomic<size_t> unapplied_count_{0};
   std::thread applier_thread_;
+  // Set once in Init: whether the applier may run in the background (see PlaceApplier).
+  bool background_apply_ = false;
+  pid_t applier_tid_ ABSL_GUARDED_BY(pending_mu_) = 0;  // 0 until the applier runs
+  bool applier_in_background_ ABSL_GUARDED_BY(pending_mu_) = false;
 };
 
 }  // namespace tollgate::store

@@ -1,13 +1,16 @@
 // Promises only the SQLite backend makes: durability across close, kill -9 and reopen;
 // migrations; behaviour under a lock held by another process.
 
+#include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
@@ -589,6 +592,61 @@ TEST_F(SqliteStoreTest, LedgerReadsSeeEveryAcknowledgedEntryAtOnce) {
     EXPECT_EQ(store->ListDaily({})->front().requests, i + 1);
   }
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+// The thread id of this process's "ledger-applier" thread, once it runs (0 before).
+pid_t ApplierTid() {
+  for (int tries = 0; tries < 500; ++tries) {
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      int tid = 0;
+      if (std::getline(comm, name) && name == "ledger-applier" &&
+          absl::SimpleAtoi(task.path().filename().string(), &tid)) {
+        return tid;
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return 0;
+}
+
+TEST_F(SqliteStoreTest, TheApplierRunsInTheBackgroundWhileItsBacklogIsSmall) {
+  SqliteOptions options;
+  options.apply_delay = absl::Seconds(30);  // only a read or a full batch starts one
+  options.apply_batch = 100000;
+  options.background_backlog = 8;
+  std::unique_ptr<Store> store = Open(options);
+  const pid_t tid = ApplierTid();
+  ASSERT_NE(tid, 0);
+  // Where the process may not raise a thread out of SCHED_IDLE, it never goes there.
+  const int background =
+      SqliteStore::BackgroundApplySupported() ? SCHED_IDLE : SCHED_OTHER;
+  auto policy_becomes = [tid](int policy) {
+    for (int i = 0; i < 500 && sched_getscheduler(tid) != policy; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return sched_getscheduler(tid);
+  };
+  EXPECT_EQ(policy_becomes(background), background);
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(tid)), 10);
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(store->AppendSync(MakeEntry("acme", absl::StrCat("k", i), 1, kT0)).ok());
+  }
+  EXPECT_EQ(sched_getscheduler(tid), background);
+  // The eighth waiting entry raises it before its append is acknowledged.
+  ASSERT_TRUE(store->AppendSync(MakeEntry("acme", "k7", 1, kT0)).ok());
+  EXPECT_EQ(sched_getscheduler(tid), SCHED_OTHER);
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(tid)), 10);
+  // A read has the backlog applied; then the applier goes back.
+  EXPECT_THAT(store->ListEvents({})->events, SizeIs(8));
+  EXPECT_EQ(policy_becomes(background), background);
+  // A write on the database raises it while it waits for the connection, which the
+  // applier may hold for a batch, and leaves it where it was.
+  Tenant beta;
+  beta.id = "beta";
+  ASSERT_TRUE(store->CreateTenant(beta).ok());
+  EXPECT_EQ(sched_getscheduler(tid), background);
 }
 
 TEST_F(SqliteStoreTest, ClosingAppliesEverythingAndRemovesTheJournal) {
