@@ -23,7 +23,8 @@ namespace {
 // The applier thread's nice value (0 is the process's own; 19 the lowest priority). At
 // 10 it gets about a tenth of a core it shares with a busy request thread (though a
 // request thread that wakes up on its core may still wait for the rest of its time
-// slice, a few milliseconds on Linux 6.x's EEVDF scheduler).
+// slice, a few milliseconds on Linux 6.x's EEVDF scheduler: hence SCHED_IDLE while its
+// backlog is small, see PlaceApplier).
 constexpr int kApplierNice = 10;
 
 // Moves thread `tid` into SCHED_IDLE or back to SCHED_OTHER (its nice value stays).
