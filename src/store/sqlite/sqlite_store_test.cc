@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -66,6 +67,25 @@ class SqliteStoreTest : public ::testing::Test {
   TempDir dir_;
   SimulatedClock clock_{kT0};
 };
+
+TEST_F(SqliteStoreTest, OptionsOutOfRangeAreRefusedBeforeTheFileIsTouched) {
+  const std::vector<std::pair<std::string, void (*)(SqliteOptions&)>> bad = {
+      {"max_batch", [](SqliteOptions& o) { o.max_batch = 0; }},
+      {"max_queue", [](SqliteOptions& o) { o.max_queue = -1; }},
+      {"apply_batch", [](SqliteOptions& o) { o.apply_batch = 0; }},
+      {"id_filter_size", [](SqliteOptions& o) { o.id_filter_size = 0; }},
+      {"background_backlog", [](SqliteOptions& o) { o.background_backlog = -1; }},
+  };
+  for (const auto& [name, spoil] : bad) {
+    SqliteOptions options;
+    options.path = Path();
+    spoil(options);
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options, &clock_);
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_THAT(std::string(store.status().message()), ::testing::HasSubstr(name));
+  }
+  EXPECT_FALSE(std::filesystem::exists(Path()));
+}
 
 TEST_F(SqliteStoreTest, ReopeningTheFileFindsEverything) {
   {
