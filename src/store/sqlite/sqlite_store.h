@@ -211,9 +211,11 @@ class SqliteStore final : public Store {
   // Runs `f(sqlite3*)` on the read connection under its mutex.
   template <typename F>
   auto Read(F&& f);
-  // Runs one parameterised statement on the write connection; returns changes().
+  // Runs one parameterised statement on the write connection; returns changes(). Raises
+  // the applier out of the background while it waits for the connection.
   template <typename... Args>
-  absl::StatusOr<int> Write(std::string_view sql, const Args&... args);
+  absl::StatusOr<int> Write(std::string_view sql, const Args&... args)
+      ABSL_LOCKS_EXCLUDED(pending_mu_);
 
   static int CommitHook(void* self);
 
