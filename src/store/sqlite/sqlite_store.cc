@@ -253,8 +253,14 @@ int SqliteStore::BusyMs() const {
       std::clamp<int64_t>(absl::ToInt64Milliseconds(options_.busy_timeout), 0, INT32_MAX));
 }
 
+absl::StatusOr<Db> SqliteStore::OpenReadConnection() const {
+  absl::StatusOr<Db> db = Db::Open(options_.path, BusyMs());
+  if (!db.ok()) return db.status();
+  if (absl::Status s = db->Exec("PRAGMA query_only = ON"); !s.ok()) return s;
+  return db;
+}
+
 absl::Status SqliteStore::Init() {
-  const int busy_ms = BusyMs();
   const bool in_memory = options_.path == ":memory:";
   if (!in_memory) {
     // Before anything reads the journal: one store per database file.
@@ -264,7 +270,7 @@ absl::Status SqliteStore::Init() {
   }
   {
     absl::MutexLock lock(&write_mu_);
-    absl::StatusOr<Db> db = Db::Open(options_.path, busy_ms);
+    absl::StatusOr<Db> db = Db::Open(options_.path, BusyMs());
     if (!db.ok()) return db.status();
     writer_ = *std::move(db);
     {
@@ -316,10 +322,9 @@ absl::Status SqliteStore::Init() {
   }
   if (!in_memory) {
     absl::MutexLock lock(&read_mu_);
-    absl::StatusOr<Db> db = Db::Open(options_.path, busy_ms);
+    absl::StatusOr<Db> db = OpenReadConnection();
     if (!db.ok()) return db.status();
     reader_ = *std::move(db);
-    if (absl::Status s = reader_.Exec("PRAGMA query_only = ON"); !s.ok()) return s;
     has_reader_ = true;
     const std::string find_key_sql = absl::StrCat("SELECT 1", ToAbsl(kByKey));
     const std::string find_event_sql = FindEventByKeySql();
@@ -966,14 +971,8 @@ absl::Status SqliteStore::RebuildKeyFilter(bool only_if_stale) {
     for (const auto& [key, event] : pending_keys_) keys_during_rebuild_->push_back(key);
   }
   // On a connection of its own: the scan must not hold up ledger reads.
-  absl::StatusOr<KeyFilter> fresh = absl::UnavailableError("not scanned");
-  if (absl::StatusOr<Db> db = Db::Open(options_.path, BusyMs()); !db.ok()) {
-    fresh = db.status();
-  } else if (absl::Status s = db->Exec("PRAGMA query_only = ON"); !s.ok()) {
-    fresh = s;
-  } else {
-    fresh = LoadKeyFilter(db->get());
-  }
+  absl::StatusOr<Db> db = OpenReadConnection();
+  absl::StatusOr<KeyFilter> fresh = db.ok() ? LoadKeyFilter(db->get()) : db.status();
   absl::MutexLock lock(&pending_mu_);
   std::vector<std::string> added = *std::move(keys_during_rebuild_);
   keys_during_rebuild_.reset();
@@ -1130,11 +1129,13 @@ void SqliteStore::JournalLocked(std::vector<Appending>& batch, bool may_read,
 bool SqliteStore::BackgroundApplySupported() { return MayLeaveSchedIdle(); }
 
 void SqliteStore::PlaceApplier(bool raise) {
+  if (!background_apply_ || applier_tid_ == 0) return;
   const bool background = !raise &&
                           unapplied_.size() < static_cast<size_t>(options_.background_backlog) &&
                           barrier_waiters_ == 0 && !apply_stopping_;
-  if (!background_apply_ || applier_tid_ == 0 || background == applier_in_background_) return;
-  if (SetSchedIdle(applier_tid_, background)) applier_in_background_ = background;
+  if (background != applier_in_background_ && SetSchedIdle(applier_tid_, background)) {
+    applier_in_background_ = background;
+  }
 }
 
 bool SqliteStore::ApplierHasWork() const {
@@ -1176,7 +1177,6 @@ void SqliteStore::ApplierLoop() {
                                      options_.apply_delay);
       }
       if (apply_paused_) continue;
-      PlaceApplier();
       size_t n = std::min(unapplied_.size(), static_cast<size_t>(options_.apply_batch));
       for (size_t i = 0; i < n; ++i) work.push_back(&unapplied_[i]);
     }

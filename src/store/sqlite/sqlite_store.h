@@ -165,6 +165,8 @@ class SqliteStore final : public Store {
                                       bool* in_txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
   // options_.busy_timeout for sqlite3_busy_timeout.
   int BusyMs() const;
+  // A new query-only connection to the database file.
+  absl::StatusOr<Db> OpenReadConnection() const;
   // Fills recorded_keys_ and id_floor_ from SQLite. Runs before any thread.
   absl::Status LoadRecordedSummary();
   // A filter of every PendingKey in the events table, read through `db`.
@@ -183,8 +185,8 @@ class SqliteStore final : public Store {
   // Runs the applier in the background (SCHED_IDLE) or at kApplierNice: in the
   // background only while fewer than options_.background_backlog entries await it, no
   // read waits for it and the store is not stopping; `raise` brings it forward anyway
-  // (for a writer that may wait for the batch it applies). The applier places itself
-  // again before and after each batch.
+  // (for a writer that may wait for the batch it applies). Called wherever one of those
+  // changes: the applier after each batch, journal writes, the read barrier, Write.
   void PlaceApplier(bool raise = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
   bool ApplierHasWork() const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
   bool ApplyBatchReady() const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
