@@ -2,10 +2,10 @@
 
 #include <boost/json.hpp>
 #include <algorithm>
-#include <iterator>
 #include <array>
 #include <cmath>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <string>
 

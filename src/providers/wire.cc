@@ -87,8 +87,9 @@ class MemberHandler {
   static constexpr std::size_t max_key_size = json::string::max_size();
   static constexpr std::size_t max_string_size = json::string::max_size();
 
-  explicit MemberHandler(std::string_view wanted)
-      : wanted_(wanted), sp_(json::make_shared_resource<json::monotonic_resource>()) {}
+  // The member's value is built in `sp`, which must outlive the handler's use of it.
+  MemberHandler(std::string_view wanted, json::storage_ptr sp)
+      : wanted_(wanted), sp_(std::move(sp)) {}
 
   bool top_is_object() const { return top_is_object_; }
   // The member's value; nullptr when the object has no such member.
@@ -195,7 +196,8 @@ class MemberHandler {
 
   const std::string_view wanted_;
   json::storage_ptr sp_;
-  json::value_stack st_;
+  unsigned char stack_buffer_[512];  // value_stack's working space, before it grows
+  json::value_stack st_{sp_, stack_buffer_, sizeof stack_buffer_};
   std::string key_;  // parts of a top-level key
   int depth_ = 0;    // containers open
   int capture_depth_ = -1;  // depth at which the member's value started; -1: not in it
@@ -212,7 +214,11 @@ absl::StatusOr<Usage> UsageFromResponse(WireFormat format, std::string_view body
   const bool gemini = format == WireFormat::kGeminiGenerate;
   json::parse_options options;
   options.max_depth = static_cast<std::size_t>(max_depth);
-  json::basic_parser<MemberHandler> parser(options, gemini ? "usageMetadata" : "usage");
+  // The usage object is small: built on the stack, not the heap.
+  unsigned char buffer[2048];
+  json::monotonic_resource memory(buffer, sizeof buffer);
+  json::basic_parser<MemberHandler> parser(options, gemini ? "usageMetadata" : "usage",
+                                           json::storage_ptr(&memory));
   json::error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (!ec && used < body.size()) ec = json::error::extra_data;  // a second value after it
