@@ -117,19 +117,32 @@ class Engine {
   void SetDefaultMode(Mode mode);
 
   // Reserves `expected` on every matching limit, all or nothing. A limit in shadow
-  // mode that would refuse yields decision shadow_deny but still reserves.
-  CheckResult Check(const CallContext& ctx, const Amount& expected);
+  // mode that would refuse yields decision shadow_deny but still reserves. The
+  // reservation belongs to ctx.tenant_id. `substituted`: a policy replaced the
+  // requested model with ctx's, which the reservation remembers (Find).
+  CheckResult Check(const CallContext& ctx, const Amount& expected, bool substituted = false);
   // As Check, but reserves nothing.
   CheckResult Evaluate(const CallContext& ctx, const Amount& expected) const;
 
-  // Frees the reservation (when given and still held) and charges `actual` to every
-  // limit matching `ctx`, in every mode (off included), in the window current now.
-  // Returns one cell per counter it changed (amount = what this call added), for the
-  // ledger.
+  // A held reservation, as its report needs it.
+  struct Held {
+    // Set when the check substituted a model: the model the call was reserved for.
+    std::string provider_used;
+    std::string model_used;
+  };
+  // The reservation when `tenant_id` holds it; nullopt when it is unknown, another
+  // tenant's, or already settled, released or expired.
+  std::optional<Held> Find(std::string_view tenant_id, std::string_view reservation_id) const;
+
+  // Frees the reservation (when given and still held by ctx.tenant_id) and charges
+  // `actual` to every limit matching `ctx`, in every mode (off included), in the window
+  // current now. Returns one cell per counter it changed (amount = what this call
+  // added), for the ledger.
   std::vector<CounterDelta> Settle(std::string_view reservation_id, const CallContext& ctx,
                                    const Amount& actual);
-  // Frees a reservation. False when unknown or already settled, released or expired.
-  bool Release(std::string_view reservation_id);
+  // Frees a reservation `tenant_id` holds. False when unknown, another tenant's, or
+  // already settled, released or expired.
+  bool Release(std::string_view tenant_id, std::string_view reservation_id);
 
   // The limits that apply to `ctx` (any model when ctx.model is empty), with usage.
   std::vector<LimitStatus> Status(const CallContext& ctx) const;

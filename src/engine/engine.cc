@@ -135,6 +135,8 @@ struct Hold {
 struct Reservation {
   absl::Time expires_at;
   std::vector<Hold> holds;
+  std::string tenant_id;  // who may settle or release it
+  Engine::Held held;
 };
 
 struct TenantInfo {
@@ -297,7 +299,8 @@ class Engine::Impl {
     options_.default_mode = mode;
   }
 
-  CheckResult Check(const CallContext& ctx, const Amount& expected, bool reserve) {
+  CheckResult Check(const CallContext& ctx, const Amount& expected, bool reserve,
+                    bool substituted) {
     std::string reservation_id = reserve ? core::NewId("res") : std::string();
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
@@ -351,6 +354,8 @@ class Engine::Impl {
     if (result.allowed && reserve) {
       Reservation res;
       res.expires_at = now + options_.lease;
+      res.tenant_id = ctx.tenant_id;
+      if (substituted) res.held = Held{ctx.provider, ctx.model};
       for (Eval& ev : evals) {
         if (ev.need == 0) continue;
         const Applied& a = *ev.a;
@@ -368,7 +373,7 @@ class Engine::Impl {
       result.reservation_id = reservation_id;
       result.expires_at = res.expires_at;
       leases_.emplace(res.expires_at, reservation_id);
-      reservations_.emplace(std::move(reservation_id), std::move(res));
+      Shard(reservation_id).emplace(std::move(reservation_id), std::move(res));
     }
     result.limits.reserve(evals.size());
     for (const Eval& ev : evals) {
@@ -385,8 +390,9 @@ class Engine::Impl {
     const absl::Time now = clock_->Now();
     Housekeep(now);
     if (!reservation_id.empty()) {
-      auto it = reservations_.find(Av(reservation_id));
-      if (it != reservations_.end()) Drop(it);
+      Reservations& shard = Shard(reservation_id);
+      auto it = shard.find(Av(reservation_id));
+      if (it != shard.end() && it->second.tenant_id == ctx.tenant_id) Drop(shard, it);
     }
     std::vector<CounterDelta> deltas;
     for (const Applied& a : Resolve(ctx)) {
@@ -414,12 +420,22 @@ class Engine::Impl {
     return deltas;
   }
 
-  bool Release(std::string_view reservation_id) {
+  std::optional<Held> Find(std::string_view tenant_id, std::string_view reservation_id) {
     absl::MutexLock lock(&mu_);
     ExpireLeases(clock_->Now());
-    auto it = reservations_.find(Av(reservation_id));
-    if (it == reservations_.end()) return false;
-    Drop(it);
+    Reservations& shard = Shard(reservation_id);
+    auto it = shard.find(Av(reservation_id));
+    if (it == shard.end() || it->second.tenant_id != tenant_id) return std::nullopt;
+    return it->second.held;
+  }
+
+  bool Release(std::string_view tenant_id, std::string_view reservation_id) {
+    absl::MutexLock lock(&mu_);
+    ExpireLeases(clock_->Now());
+    Reservations& shard = Shard(reservation_id);
+    auto it = shard.find(Av(reservation_id));
+    if (it == shard.end() || it->second.tenant_id != tenant_id) return false;
+    Drop(shard, it);
     return true;
   }
 
@@ -453,7 +469,9 @@ class Engine::Impl {
 
   size_t HeldReservations() {
     absl::MutexLock lock(&mu_);
-    return reservations_.size();
+    size_t n = 0;
+    for (const Reservations& shard : reservations_) n += shard.size();
+    return n;
   }
 
  private:
@@ -717,19 +735,25 @@ class Engine::Impl {
     }
   }
 
+  using Reservations = absl::flat_hash_map<std::string, Reservation>;
+  Reservations& Shard(std::string_view reservation_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // The hash's top bits: the map itself probes with the lower ones.
+    return reservations_[absl::Hash<std::string_view>{}(reservation_id) >> (64 - kShardBits)];
+  }
+
   // Frees a held reservation and forgets it.
-  template <typename It>
-  void Drop(It it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void Drop(Reservations& shard, Reservations::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Free(it->second);
     leases_.erase(Lease(it->second.expires_at, it->first));
-    reservations_.erase(it);
+    shard.erase(it);
   }
 
   void ExpireLeases(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     while (!leases_.empty() && leases_.begin()->first <= now) {
-      auto it = reservations_.find(leases_.begin()->second);
-      if (it != reservations_.end()) {
-        Drop(it);
+      Reservations& shard = Shard(leases_.begin()->second);
+      auto it = shard.find(leases_.begin()->second);
+      if (it != shard.end()) {
+        Drop(shard, it);
       } else {
         leases_.erase(leases_.begin());
       }
@@ -777,7 +801,12 @@ class Engine::Impl {
   // flat when the table grows.
   absl::node_hash_map<CounterKey, RollingCounter, CounterHash, CounterEq> rolling_
       ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, Reservation> reservations_ ABSL_GUARDED_BY(mu_);
+  // Held reservations by id, in 2^kShardBits tables: hundreds of thousands may be
+  // held (checks whose reports never come keep theirs for the lease), and a table that
+  // size takes tens of milliseconds to grow, during which every call waits; a shard
+  // grows by 1/64 of that.
+  static constexpr int kShardBits = 6;
+  std::array<Reservations, size_t{1} << kShardBits> reservations_ ABSL_GUARDED_BY(mu_);
   using Lease = std::pair<absl::Time, std::string>;
   // The held reservations by lease end (entries leave with their reservation).
   absl::btree_set<Lease> leases_ ABSL_GUARDED_BY(mu_);
@@ -796,17 +825,23 @@ void Engine::PutTenant(const Tenant& tenant) { impl_->PutTenant(tenant); }
 void Engine::RemoveTenant(std::string_view tenant_id) { impl_->RemoveTenant(tenant_id); }
 void Engine::SetDefaultMode(Mode mode) { impl_->SetDefaultMode(mode); }
 
-CheckResult Engine::Check(const CallContext& ctx, const Amount& expected) {
-  return impl_->Check(ctx, expected, /*reserve=*/true);
+CheckResult Engine::Check(const CallContext& ctx, const Amount& expected, bool substituted) {
+  return impl_->Check(ctx, expected, /*reserve=*/true, substituted);
 }
 CheckResult Engine::Evaluate(const CallContext& ctx, const Amount& expected) const {
-  return impl_->Check(ctx, expected, /*reserve=*/false);
+  return impl_->Check(ctx, expected, /*reserve=*/false, /*substituted=*/false);
+}
+std::optional<Engine::Held> Engine::Find(std::string_view tenant_id,
+                                         std::string_view reservation_id) const {
+  return impl_->Find(tenant_id, reservation_id);
 }
 std::vector<CounterDelta> Engine::Settle(std::string_view reservation_id, const CallContext& ctx,
                                          const Amount& actual) {
   return impl_->Settle(reservation_id, ctx, actual);
 }
-bool Engine::Release(std::string_view reservation_id) { return impl_->Release(reservation_id); }
+bool Engine::Release(std::string_view tenant_id, std::string_view reservation_id) {
+  return impl_->Release(tenant_id, reservation_id);
+}
 std::vector<LimitStatus> Engine::Status(const CallContext& ctx) const { return impl_->Status(ctx); }
 void Engine::Restore(const std::vector<CounterDelta>& cells) { impl_->Restore(cells); }
 size_t Engine::ActiveCounters() const { return impl_->ActiveCounters(); }

@@ -225,16 +225,41 @@ TEST_F(EngineTest, SettleChargesActualUsageAndFreesTheReservation) {
   EXPECT_EQ(s.used, 1'200);
   EXPECT_EQ(s.reserved, 0);
   EXPECT_EQ(s.remaining, 8'800);
-  EXPECT_FALSE(engine_.Release(r.reservation_id));
+  EXPECT_FALSE(engine_.Release("acme", r.reservation_id));
 }
 
 TEST_F(EngineTest, ReleaseFreesTheReservationOnce) {
   engine_.PutLimit(UserLimit("day", "alice", 10'000));
   CheckResult r = engine_.Check(Ctx(), Tokens(6'000));
-  EXPECT_TRUE(engine_.Release(r.reservation_id));
+  EXPECT_TRUE(engine_.Release("acme", r.reservation_id));
   EXPECT_EQ(StatusOf("day").reserved, 0);
   EXPECT_EQ(StatusOf("day").used, 0);
-  EXPECT_FALSE(engine_.Release(r.reservation_id));
+  EXPECT_FALSE(engine_.Release("acme", r.reservation_id));
+}
+
+TEST_F(EngineTest, OnlyTheTenantThatHoldsAReservationFindsSettlesOrReleasesIt) {
+  engine_.PutLimit(UserLimit("day", "alice", 10'000));
+  CheckResult r = engine_.Check(Ctx(), Tokens(6'000));
+  EXPECT_FALSE(engine_.Find("bravo", r.reservation_id).has_value());
+  EXPECT_FALSE(engine_.Release("bravo", r.reservation_id));
+  engine_.Settle(r.reservation_id, Ctx("alice", "bravo"), Tokens(0));
+  EXPECT_EQ(StatusOf("day").reserved, 6'000);  // another tenant's settle frees nothing
+  std::optional<Engine::Held> held = engine_.Find("acme", r.reservation_id);
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->model_used, "");  // nothing substituted
+  EXPECT_TRUE(engine_.Release("acme", r.reservation_id));
+  EXPECT_FALSE(engine_.Find("acme", r.reservation_id).has_value());
+}
+
+TEST_F(EngineTest, AReservationRemembersTheModelItsCheckSubstituted) {
+  CallContext ctx = Ctx();
+  ctx.provider = "openai";
+  ctx.model = "gpt-4o-mini";
+  CheckResult r = engine_.Check(ctx, Tokens(10), /*substituted=*/true);
+  std::optional<Engine::Held> held = engine_.Find("acme", r.reservation_id);
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->provider_used, "openai");
+  EXPECT_EQ(held->model_used, "gpt-4o-mini");
 }
 
 TEST_F(EngineTest, ReservationIsReleasedWhenLeaseExpires) {
@@ -243,7 +268,7 @@ TEST_F(EngineTest, ReservationIsReleasedWhenLeaseExpires) {
   clock_.Advance(absl::Minutes(10));
   EXPECT_EQ(StatusOf("day").reserved, 0);
   EXPECT_TRUE(engine_.Check(Ctx(), Tokens(6'000)).allowed);
-  EXPECT_FALSE(engine_.Release(r.reservation_id));
+  EXPECT_FALSE(engine_.Release("acme", r.reservation_id));
 }
 
 TEST_F(EngineTest, SettledReleasedAndExpiredReservationsLeaveNothingBehind) {
@@ -253,7 +278,7 @@ TEST_F(EngineTest, SettledReleasedAndExpiredReservationsLeaveNothingBehind) {
     if (i % 2 == 0) {
       engine_.Settle(r.reservation_id, Ctx(), Tokens(5));
     } else {
-      EXPECT_TRUE(engine_.Release(r.reservation_id));
+      EXPECT_TRUE(engine_.Release("acme", r.reservation_id));
     }
   }
   EXPECT_EQ(engine_.HeldReservations(), 0u);

@@ -376,40 +376,16 @@ CheckAnswer Metering::Check(const CheckRequest& request) {
   expected.output_tokens = output;
   expected.cost = EstimateCost(ctx, request.input_tokens, output);
   expected.requests = 1;
-  answer.result = engine_->Check(ctx, expected);
+  answer.result = engine_->Check(ctx, expected, /*substituted=*/!answer.downgraded_from.empty());
   answer.provider = ctx.provider;
   answer.model = ctx.model;
   if (!answer.downgraded_from.empty() && answer.result.decision == DecisionKind::kAllow)
     answer.result.decision = DecisionKind::kDowngrade;
-  if (!answer.result.reservation_id.empty()) {
-    absl::Time now = clock_->Now();
-    absl::MutexLock lock(&mu_);
-    // Forget reservations whose lease is over (the engine freed them).
-    while (!leases_.empty() && leases_.begin()->first < now) {
-      reservations_.erase(leases_.begin()->second);
-      leases_.erase(leases_.begin());
-    }
-    leases_.emplace(answer.result.expires_at, answer.result.reservation_id);
-    HeldReservation held{request.ctx.tenant_id, answer.result.expires_at, "", ""};
-    if (!answer.downgraded_from.empty()) {
-      held.provider_used = ctx.provider;
-      held.model_used = ctx.model;
-    }
-    reservations_[answer.result.reservation_id] = std::move(held);
-  }
   return answer;
 }
 
 absl::Status Metering::Release(std::string_view tenant_id, std::string_view reservation_id) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = reservations_.find(std::string(reservation_id));
-    if (it == reservations_.end() || it->second.tenant_id != tenant_id)
-      return absl::NotFoundError("reservation not found");
-    leases_.erase({it->second.expires_at, it->first});
-    reservations_.erase(it);
-  }
-  if (!engine_->Release(reservation_id))
+  if (!engine_->Release(tenant_id, reservation_id))
     return absl::NotFoundError("reservation not found (settled, released or expired)");
   return absl::OkStatus();
 }
@@ -420,21 +396,17 @@ void Metering::Report(ReportRequest request,
   std::string reservation;
   std::string provider_used;
   if (!request.reservation_id.empty()) {
-    absl::MutexLock lock(&mu_);
-    auto it = reservations_.find(request.reservation_id);
     // A reservation of another tenant is ignored, never freed.
-    if (it != reservations_.end() && it->second.tenant_id == request.ctx.tenant_id) {
+    if (std::optional<Engine::Held> held = engine_->Find(request.ctx.tenant_id, request.reservation_id)) {
       reservation = request.reservation_id;
       // The check downgraded the call: a report that names no other model records the
       // model the policy chose, and the decision.
-      if (!it->second.model_used.empty() &&
-          (request.model_used.empty() || request.model_used == it->second.model_used)) {
-        request.model_used = it->second.model_used;
-        provider_used = it->second.provider_used;
+      if (!held->model_used.empty() &&
+          (request.model_used.empty() || request.model_used == held->model_used)) {
+        request.model_used = std::move(held->model_used);
+        provider_used = std::move(held->provider_used);
         if (request.decision == DecisionKind::kAllow) request.decision = DecisionKind::kDowngrade;
       }
-      leases_.erase({it->second.expires_at, it->first});
-      reservations_.erase(it);
     }
   }
   if (provider_used.empty()) provider_used = request.ctx.provider;

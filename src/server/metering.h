@@ -163,13 +163,6 @@ class Metering {
   Nanos EstimateCost(const CallContext& ctx, int64_t input, int64_t output) const;
 
  private:
-  struct HeldReservation {
-    std::string tenant_id;
-    absl::Time expires_at;
-    std::string provider_used;  // set when the policy changed the model
-    std::string model_used;
-  };
-
   const Clock* clock_;
   Store* store_;
   LedgerBatcher ledger_;
@@ -182,11 +175,6 @@ class Metering {
   absl::flat_hash_map<std::string, Tenant> tenants_ ABSL_GUARDED_BY(mu_);
   // Each tenant's loaded time zone (every report needs its local date).
   absl::flat_hash_map<std::string, absl::TimeZone> zones_ ABSL_GUARDED_BY(mu_);
-  // Which tenant holds each live reservation, so one tenant cannot free another's, and
-  // the model a policy changed the call to (a report without model_used records it).
-  absl::flat_hash_map<std::string, HeldReservation> reservations_ ABSL_GUARDED_BY(mu_);
-  // The reservations above by lease end.
-  absl::btree_set<std::pair<absl::Time, std::string>> leases_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<PolicyService> policies_;
 };
 
