@@ -137,9 +137,11 @@ class Engine {
   // Frees the reservation (when given and still held by ctx.tenant_id) and charges
   // `actual` to every limit matching `ctx`, in every mode (off included), in the window
   // current now. Returns one cell per counter it changed (amount = what this call
-  // added), for the ledger.
+  // added), for the ledger. `limits`, when given, receives what Status(ctx) would answer
+  // right after.
   std::vector<CounterDelta> Settle(std::string_view reservation_id, const CallContext& ctx,
-                                   const Amount& actual);
+                                   const Amount& actual,
+                                   std::vector<LimitStatus>* limits = nullptr);
   // Frees a reservation `tenant_id` holds. False when unknown, another tenant's, or
   // already settled, released or expired.
   bool Release(std::string_view tenant_id, std::string_view reservation_id);

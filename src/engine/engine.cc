@@ -385,7 +385,7 @@ class Engine::Impl {
   }
 
   std::vector<CounterDelta> Settle(std::string_view reservation_id, const CallContext& ctx,
-                                   const Amount& actual) {
+                                   const Amount& actual, std::vector<LimitStatus>* limits) {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
     Housekeep(now);
@@ -397,27 +397,34 @@ class Engine::Impl {
     std::vector<CounterDelta> deltas;
     for (const Applied& a : Resolve(ctx)) {
       const int64_t amount = std::max<int64_t>(0, actual.Of(a.entry->limit.metric));
-      if (amount == 0) continue;
-      CounterDelta d;
-      d.limit_id = a.entry->limit.id;
-      d.subject = a.subject;
-      d.amount = amount;
-      if (a.entry->rolling()) {
-        const int64_t b = a.entry->bucket_seconds;
-        RollingCounter& c = RollingOf(a.entry->lid, a.subject);
-        Advance(c, std::max(c.head, FloorDiv(absl::ToUnixSeconds(now), b)));
-        c.cells[Slot(c.head)] += amount;
-        d.window_start = c.head * b;
-        d.expires_at = absl::FromUnixSeconds((c.head + kRingSlots) * b);
-      } else {
-        CalendarCounter& c = CalendarAt(a, now);
-        c.used += amount;
-        d.window_start = c.start;
-        d.expires_at = absl::FromUnixSeconds(c.end);
-      }
-      deltas.push_back(std::move(d));
+      if (amount != 0) deltas.push_back(Charge(a, amount, now));
+      if (limits != nullptr) limits->push_back(ToStatus(a, Read(a, now)));
     }
     return deltas;
+  }
+
+  // Adds `amount` to the counter of `a` in the window current at `now`; returns the cell
+  // it changed.
+  CounterDelta Charge(const Applied& a, int64_t amount, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    CounterDelta d;
+    d.limit_id = a.entry->limit.id;
+    d.subject = a.subject;
+    d.amount = amount;
+    if (a.entry->rolling()) {
+      const int64_t b = a.entry->bucket_seconds;
+      RollingCounter& c = RollingOf(a.entry->lid, a.subject);
+      Advance(c, std::max(c.head, FloorDiv(absl::ToUnixSeconds(now), b)));
+      c.cells[Slot(c.head)] += amount;
+      d.window_start = c.head * b;
+      d.expires_at = absl::FromUnixSeconds((c.head + kRingSlots) * b);
+    } else {
+      CalendarCounter& c = CalendarAt(a, now);
+      c.used += amount;
+      d.window_start = c.start;
+      d.expires_at = absl::FromUnixSeconds(c.end);
+    }
+    return d;
   }
 
   std::optional<Held> Find(std::string_view tenant_id, std::string_view reservation_id) {
@@ -836,8 +843,8 @@ std::optional<Engine::Held> Engine::Find(std::string_view tenant_id,
   return impl_->Find(tenant_id, reservation_id);
 }
 std::vector<CounterDelta> Engine::Settle(std::string_view reservation_id, const CallContext& ctx,
-                                         const Amount& actual) {
-  return impl_->Settle(reservation_id, ctx, actual);
+                                         const Amount& actual, std::vector<LimitStatus>* limits) {
+  return impl_->Settle(reservation_id, ctx, actual, limits);
 }
 bool Engine::Release(std::string_view tenant_id, std::string_view reservation_id) {
   return impl_->Release(tenant_id, reservation_id);

@@ -228,6 +228,22 @@ TEST_F(EngineTest, SettleChargesActualUsageAndFreesTheReservation) {
   EXPECT_FALSE(engine_.Release("acme", r.reservation_id));
 }
 
+TEST_F(EngineTest, SettleReportsTheLimitsAsStatusWouldRightAfter) {
+  engine_.PutLimit(UserLimit("day", "alice", 10'000));
+  engine_.PutLimit(UserLimit("other", "bob", 10'000));
+  CheckResult r = engine_.Check(Ctx(), Tokens(6'000));
+  std::vector<LimitStatus> limits;
+  engine_.Settle(r.reservation_id, Ctx(), Tokens(1'000, 200), &limits);
+  std::vector<LimitStatus> status = engine_.Status(Ctx());
+  ASSERT_EQ(limits.size(), 1u);
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(limits[0].limit.id, status[0].limit.id);
+  EXPECT_EQ(limits[0].used, 1'200);
+  EXPECT_EQ(limits[0].reserved, 0);
+  EXPECT_EQ(limits[0].remaining, status[0].remaining);
+  EXPECT_EQ(limits[0].resets_at, status[0].resets_at);
+}
+
 TEST_F(EngineTest, ReleaseFreesTheReservationOnce) {
   engine_.PutLimit(UserLimit("day", "alice", 10'000));
   CheckResult r = engine_.Check(Ctx(), Tokens(6'000));

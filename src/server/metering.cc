@@ -439,9 +439,10 @@ void Metering::Report(ReportRequest request,
   actual.output_tokens = e.usage.output_tokens;
   actual.cost = e.cost.Total();
   actual.requests = 1;
-  std::vector<CounterDelta> deltas = engine_->Settle(reservation, charged, actual);
-
   ReportAnswer answer;
+  std::vector<CounterDelta> deltas = engine_->Settle(
+      reservation, charged, actual, request.with_limits ? &answer.limits : nullptr);
+
   answer.event_id = e.event_id;
   answer.model_used = e.model_used;
   answer.cost = e.cost;
@@ -453,6 +454,7 @@ void Metering::Report(ReportRequest request,
   entry.counters = deltas;
   auto recorded = [this, answer = std::move(answer), tenant_id = std::move(tenant_id),
                    idempotency_key = std::move(idempotency_key), deltas = std::move(deltas),
+                   charged = std::move(charged), with_limits = request.with_limits,
                    done = std::move(done)](absl::Status status) mutable {
     if (status.ok()) return done(std::move(answer));
     // Not recorded: take the charge back out of the counters.
@@ -467,6 +469,10 @@ void Metering::Report(ReportRequest request,
     answer.model_used = std::move((*first)->model_used);
     answer.cost = (*first)->cost;
     answer.duplicate = true;
+    if (with_limits) {
+      charged.model = answer.model_used;
+      answer.limits = engine_->Status(charged);
+    }
     done(std::move(answer));
   };
   ledger_.Append(loop, std::move(entry), std::move(recorded));

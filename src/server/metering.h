@@ -76,6 +76,7 @@ struct ReportRequest {
   EventStatus status = EventStatus::kOk;
   DecisionKind decision = DecisionKind::kAllow;
   bool estimated = false;
+  bool with_limits = false;  // the answer carries the limits (ReportAnswer::limits)
 };
 
 // What the report's answer needs of the recorded event (the first one, for a duplicate).
@@ -84,6 +85,9 @@ struct ReportAnswer {
   std::string model_used;
   Cost cost;
   bool duplicate = false;
+  // With ReportRequest::with_limits: every limit of the charged call, as the charge
+  // left it (for a duplicate, once the charge was taken back).
+  std::vector<LimitStatus> limits;
 };
 
 struct NewKey {

@@ -59,6 +59,26 @@ TEST_F(MeteringTest, DuplicateReportCountsOnceAndReturnsTheFirstEvent) {
   EXPECT_EQ(Used(), 100);
 }
 
+TEST_F(MeteringTest, TheAnswerCarriesTheLimitsAsTheChargeLeftThem) {
+  ReportRequest r = Call("k1", 100);
+  r.with_limits = true;
+  absl::StatusOr<ReportAnswer> first = ReportSync(r);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->limits.size(), 1u);
+  EXPECT_EQ(first->limits[0].used, 100);
+  EXPECT_EQ(first->limits[0].remaining, 900);
+  // A duplicate's charge is taken back before its limits are read.
+  absl::StatusOr<ReportAnswer> again = ReportSync(r);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->duplicate);
+  ASSERT_EQ(again->limits.size(), 1u);
+  EXPECT_EQ(again->limits[0].used, 100);
+  // Without with_limits nothing is read.
+  absl::StatusOr<ReportAnswer> plain = ReportSync(Call("k2", 50));
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_TRUE(plain->limits.empty());
+}
+
 TEST_F(MeteringTest, FailedCommitTakesTheChargeBack) {
   store_.FailCommitsForTesting(true);
   absl::StatusOr<ReportAnswer> a = ReportSync(Call("k1", 300));

@@ -216,9 +216,9 @@ awaitable<Response> Report(RequestContext& ctx, Metering* m) {
   absl::StatusOr<std::optional<bool>> estimated = f.Bool("estimated");
   if (!estimated.ok()) co_return ErrorResponse(estimated.status());
   req.estimated = estimated->value_or(false);
+  req.with_limits = true;
 
   // A named start function: GCC 12 mishandles temporaries with captures inside co_await.
-  CallContext charged = req.ctx;
   auto shared = std::make_shared<ReportRequest>(std::move(req));
   std::function<void(std::function<void(absl::StatusOr<ReportAnswer>)>)> start =
       [m, shared, loop = ctx.executor](std::function<void(absl::StatusOr<ReportAnswer>)> done) {
@@ -227,7 +227,6 @@ awaitable<Response> Report(RequestContext& ctx, Metering* m) {
   absl::StatusOr<ReportAnswer> answer =
       co_await AwaitCallback<absl::StatusOr<ReportAnswer>>(std::move(start));
   if (!answer.ok()) co_return ErrorResponse(answer.status());
-  charged.model = answer->model_used;
   std::string out;
   out.reserve(1024);
   JsonWriter w(&out);
@@ -236,7 +235,7 @@ awaitable<Response> Report(RequestContext& ctx, Metering* m) {
   w.Key("cost_usd").Double(core::UsdToDouble(answer->cost.Total()));
   w.Key("duplicate").Bool(answer->duplicate);
   w.Key("limits");
-  WriteJson(w, m->Status(charged));
+  WriteJson(w, answer->limits);
   w.EndObject();
   co_return JsonResponse(http::status::ok, std::move(out));
 }
