@@ -1108,7 +1108,7 @@ void SqliteStore::JournalLocked(std::vector<Appending>& batch, bool may_read,
       }
       absl::MutexLock lock(&pending_mu_);
       for (size_t k = 0; k < accepted.size(); ++k) {
-        unapplied_.push_back(Journaled{first_seq + k, std::move(batch[accepted[k]].entry)});
+        unapplied_.emplace_back(first_seq + k, std::move(batch[accepted[k]].entry));
         const UsageEvent& e = unapplied_.back().entry.event;
         pending_ids_.insert(std::string_view(e.event_id));
         NoteJournaledId(e.event_id);
