@@ -495,6 +495,12 @@ net::awaitable<bool> Session::Respond(const Request& req, Response& res, bool th
         net::const_buffer(head_.data(), head_.size()),
         net::const_buffer(res.body().data(), res.body().size())};
     beast::error_code ec;
+    // An answer on a kept-alive connection waits for the end of this turn of the event
+    // loop (the handlers already queued run first): the answers of a turn then go out
+    // back to back, and a client waiting on many connections (a proxy, a load balancer)
+    // wakes once for them rather than once for each, and so does this thread's core. A
+    // last answer goes at once: the connection closes after it.
+    if (keep_alive) co_await net::post(socket_.get_executor(), net::use_awaitable);
     if (!TrySend(buffers, ec) && !ec) {
       Arm(state_->options.write_timeout);
       std::tie(ec, std::ignore) = co_await net::async_write(socket_, buffers, kNoThrow);
