@@ -209,13 +209,23 @@ std::vector<Tenant> Metering::ListTenants() const {
 
 absl::TimeZone Metering::TenantZone(std::string_view tenant_id) const {
   absl::MutexLock lock(&mu_);
-  auto it = zones_.find(std::string(tenant_id));
+  auto it = zones_.find(absl::string_view(tenant_id.data(), tenant_id.size()));
   return it == zones_.end() ? absl::UTCTimeZone() : it->second;
 }
 
 std::string Metering::LocalDate(std::string_view tenant_id, absl::Time t) const {
   absl::CivilDay day = absl::ToCivilDay(t, TenantZone(tenant_id));
-  return absl::FormatCivilTime(day);
+  // YYYY-MM-DD, as absl::FormatCivilTime writes it, without its strftime machinery
+  // (every report needs this date).
+  if (day.year() < 1000 || day.year() > 9999) return absl::FormatCivilTime(day);
+  std::string out = "0000-00-00";
+  auto put = [&out](size_t at, int64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; --i, v /= 10) out[at + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, day.year(), 4);
+  put(5, day.month(), 2);
+  put(8, day.day(), 2);
+  return out;
 }
 
 Mode Metering::TenantMode(std::string_view tenant_id) const {

@@ -79,6 +79,30 @@ TEST_F(MeteringTest, TheAnswerCarriesTheLimitsAsTheChargeLeftThem) {
   EXPECT_TRUE(plain->limits.empty());
 }
 
+TEST_F(MeteringTest, LocalDateIsTheTenantsCalendarDayAsAbslWritesIt) {
+  ASSERT_TRUE(metering_.CreateTenant(Tenant{.id = "tokyo", .timezone = "Asia/Tokyo"}).ok());
+  absl::TimeZone tokyo;
+  ASSERT_TRUE(absl::LoadTimeZone("Asia/Tokyo", &tokyo));
+  for (absl::CivilSecond local : {absl::CivilSecond(2026, 12, 31, 23, 59, 59),
+                                  absl::CivilSecond(2027, 1, 1, 0, 0, 0),
+                                  absl::CivilSecond(2028, 2, 29, 12, 0, 0),
+                                  absl::CivilSecond(1, 3, 4, 5, 6, 7),
+                                  absl::CivilSecond(9999, 12, 31, 23, 0, 0),
+                                  absl::CivilSecond(10000, 1, 1, 0, 0, 0),
+                                  absl::CivilSecond(-1, 6, 1, 0, 0, 0)}) {
+    absl::Time t = absl::FromCivil(local, tokyo);
+    EXPECT_EQ(metering_.LocalDate("tokyo", t), absl::FormatCivilTime(absl::CivilDay(local)));
+    EXPECT_EQ(metering_.LocalDate("acme", t),  // UTC
+              absl::FormatCivilTime(absl::ToCivilDay(t, absl::UTCTimeZone())));
+  }
+  EXPECT_EQ(metering_.LocalDate("tokyo", absl::FromCivil(absl::CivilSecond(2026, 11, 23, 8, 59, 59),
+                                                         absl::UTCTimeZone())),
+            "2026-11-23");
+  EXPECT_EQ(metering_.LocalDate("tokyo", absl::FromCivil(absl::CivilSecond(2026, 11, 23, 15, 0, 0),
+                                                         absl::UTCTimeZone())),
+            "2026-11-24");
+}
+
 TEST_F(MeteringTest, FailedCommitTakesTheChargeBack) {
   store_.FailCommitsForTesting(true);
   absl::StatusOr<ReportAnswer> a = ReportSync(Call("k1", 300));
