@@ -1,5 +1,6 @@
 #include "server/codec.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "core/money.h"
@@ -98,65 +99,104 @@ json::object ToJson(const Limit& l) {
   return o;
 }
 
+namespace {
+
+// The fixed part of a limit's entry, `{"id":…,"scope":{…},"metric":…,"window":{…},"limit":…,`
+// with the fields it was written from. Every check and report answer carries its
+// limits, and this part is most of their text: each thread keeps it per limit id and
+// writes it anew only when one of these fields differs.
+struct FixedPart {
+  Scope scope;
+  Metric metric;
+  Window window;
+  int64_t limit;
+  std::string text;
+};
+constexpr size_t kMaxFixedParts = 4096;  // beyond, a thread's table starts over
+
+void AppendAmount(Metric metric, int64_t v, std::string& out) {
+  if (metric == Metric::kCostUsd) {
+    AppendJsonNumber(core::UsdToDouble(v), out);
+  } else {
+    AppendJsonNumber(v, out);
+  }
+}
+
+void AppendName(std::string_view v, std::string& out) {  // an enum value's name: plain letters
+  out += '"';
+  out += v;
+  out += '"';
+}
+
 // The same fields, in the same order, as ToJson(Scope) and ToJson(Window) write in a
-// limit (codec_test checks that they agree). Every check and report answer carries
-// these, so the object is appended in fixed pieces rather than token by token; names of
-// enum values go in as they are (they need no escaping), ids and subjects are escaped
-// as any string.
-void WriteJson(JsonWriter& w, const LimitStatus& s) {
-  const Limit& l = s.limit;
-  std::string& out = w.RawValue();
-  auto quoted = [&out](std::string_view v) { AppendJsonString(v, out); };
-  auto name = [&out](std::string_view v) {  // an enum value's name: plain letters
-    out += '"';
-    out += v;
-    out += '"';
-  };
-  auto amount = [&out, &l](int64_t v) {
-    if (l.metric == Metric::kCostUsd) {
-      AppendJsonNumber(core::UsdToDouble(v), out);
-    } else {
-      AppendJsonNumber(v, out);
-    }
-  };
+// limit (codec_test checks that they agree).
+void AppendFixedPart(const Limit& l, std::string& out) {
   out += "{\"id\":";
-  quoted(l.id);
+  AppendJsonString(l.id, out);
   out += ",\"scope\":{\"level\":";
-  name(ToString(l.scope.level));
+  AppendName(ToString(l.scope.level), out);
   if (l.scope.level != Level::kGlobal) {
     out += ",\"tenant_id\":";
-    quoted(l.scope.tenant_id);
+    AppendJsonString(l.scope.tenant_id, out);
   }
   if (l.scope.level != Level::kGlobal && l.scope.level != Level::kTenant) {
     out += ",\"subject_id\":";
-    quoted(l.scope.subject_id);
+    AppendJsonString(l.scope.subject_id, out);
   }
-  out += "},\"subject\":";
-  quoted(s.subject);
-  out += ",\"metric\":";
-  name(ToString(l.metric));
+  out += "},\"metric\":";
+  AppendName(ToString(l.metric), out);
   out += ",\"window\":{\"unit\":";
-  name(ToString(l.window.unit));
+  AppendName(ToString(l.window.unit), out);
   out += ",\"size\":";
   AppendJsonNumber(static_cast<int64_t>(l.window.size), out);
   out += ",\"kind\":";
-  name(ToString(l.window.kind));
+  AppendName(ToString(l.window.kind), out);
   out += "},\"limit\":";
-  amount(l.limit);
+  AppendAmount(l.metric, l.limit, out);
+  out += ',';
+}
+
+const std::string& FixedPartOf(const Limit& l) {
+  thread_local absl::flat_hash_map<std::string, FixedPart> parts;
+  auto it = parts.find(l.id);
+  if (it != parts.end() && it->second.scope == l.scope && it->second.metric == l.metric &&
+      it->second.window == l.window && it->second.limit == l.limit) {
+    return it->second.text;
+  }
+  if (it == parts.end()) {
+    if (parts.size() >= kMaxFixedParts) parts.clear();
+    it = parts.try_emplace(l.id).first;
+  }
+  FixedPart& part = it->second;
+  part = FixedPart{l.scope, l.metric, l.window, l.limit, {}};
+  AppendFixedPart(l, part.text);
+  return part.text;
+}
+
+}  // namespace
+
+// Appended in pieces rather than token by token; names of enum values go in as they
+// are (they need no escaping), ids and subjects are escaped as any string.
+void WriteJson(JsonWriter& w, const LimitStatus& s) {
+  const Limit& l = s.limit;
+  std::string& out = w.RawValue();
+  out += FixedPartOf(l);
+  out += "\"subject\":";
+  AppendJsonString(s.subject, out);
   out += ",\"used\":";
-  amount(s.used);
+  AppendAmount(l.metric, s.used, out);
   out += ",\"reserved\":";
-  amount(s.reserved);
+  AppendAmount(l.metric, s.reserved, out);
   out += ",\"remaining\":";
-  amount(s.remaining);
+  AppendAmount(l.metric, s.remaining, out);
   out += ",\"window_start\":\"";
   AppendRfc3339(s.window_start, out);
   out += "\",\"resets_at\":\"";
   AppendRfc3339(s.resets_at, out);
   out += "\",\"action\":";
-  name(ToString(l.action));
+  AppendName(ToString(l.action), out);
   out += ",\"mode\":";
-  name(ToString(s.mode));
+  AppendName(ToString(s.mode), out);
   out += '}';
 }
 

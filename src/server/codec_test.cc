@@ -70,6 +70,36 @@ TEST(CodecTest, LimitStatusSpeaksLikeTheLimitItCounts) {
   }
 }
 
+TEST(CodecTest, ALimitChangedUnderTheSameIdIsWrittenAsItIsNow) {
+  LimitStatus s;
+  s.limit.id = "lim_same";
+  s.limit.scope = Scope{Level::kUser, "acme", "*"};
+  s.limit.window = Window{WindowUnit::kDay, 1, WindowKind::kCalendar};
+  s.limit.limit = 100;
+  s.subject = "acme/alice";
+  auto written = [](const LimitStatus& s) {
+    std::string text;
+    JsonWriter w(&text);
+    WriteJson(w, std::vector<LimitStatus>{s});
+    return json::parse(text).as_array()[0].as_object();
+  };
+  EXPECT_EQ(written(s).at("limit").as_int64(), 100);
+  EXPECT_EQ(written(s), written(s));  // the second from the thread's table
+  s.limit.limit = 200;
+  EXPECT_EQ(written(s).at("limit").as_int64(), 200);
+  s.limit.scope.tenant_id = "bravo";
+  EXPECT_EQ(written(s).at("scope").at("tenant_id").as_string(), "bravo");
+  s.limit.window.size = 7;
+  EXPECT_EQ(written(s).at("window").at("size").as_int64(), 7);
+  s.limit.metric = Metric::kCostUsd;
+  s.limit.limit = 2'500'000'000;
+  json::object o = written(s);
+  EXPECT_EQ(o.at("metric").as_string(), "cost_usd");
+  EXPECT_EQ(o.at("limit").to_number<double>(), 2.5);
+  s.subject = "bravo/bob";
+  EXPECT_EQ(written(s).at("subject").as_string(), "bravo/bob");
+}
+
 TEST(CodecTest, LimitDefaultsFollowTheWindowUnit) {
   absl::StatusOr<Limit> minute = LimitFromJson(json::parse(
       R"({"scope":{"level":"tenant"},"metric":"requests","window":{"unit":"minute"},"limit":60})"));
