@@ -136,7 +136,7 @@ struct Reservation {
   absl::Time expires_at;
   std::vector<Hold> holds;
   std::string tenant_id;  // who may settle or release it
-  Engine::Held held;
+  Engine::Held held;      // the model its check substituted, if any
 };
 
 struct TenantInfo {
@@ -745,7 +745,8 @@ class Engine::Impl {
   using Reservations = absl::flat_hash_map<std::string, Reservation>;
   Reservations& Shard(std::string_view reservation_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     // The hash's top bits: the map itself probes with the lower ones.
-    return reservations_[absl::Hash<std::string_view>{}(reservation_id) >> (64 - kShardBits)];
+    return reservations_[absl::Hash<std::string_view>{}(reservation_id) >>
+                         (std::numeric_limits<size_t>::digits - kShardBits)];
   }
 
   // Frees a held reservation and forgets it.

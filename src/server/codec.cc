@@ -101,10 +101,11 @@ json::object ToJson(const Limit& l) {
 
 namespace {
 
-// The fixed part of a limit's entry, `{"id":…,"scope":{…},"metric":…,"window":{…},"limit":…,`
-// with the fields it was written from. Every check and report answer carries its
-// limits, and this part is most of their text: each thread keeps it per limit id and
-// writes it anew only when one of these fields differs.
+// The fixed part of a limit's entry,
+// `{"id":…,"scope":{…},"metric":…,"window":{…},"limit":…,`, with the fields it was
+// written from. Every check and report answer carries its limits, and this part is
+// most of their text: each thread keeps it per limit id and writes it anew only when
+// one of these fields differs.
 struct FixedPart {
   Scope scope;
   Metric metric;

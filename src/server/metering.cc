@@ -407,7 +407,8 @@ void Metering::Report(ReportRequest request,
   std::string provider_used;
   if (!request.reservation_id.empty()) {
     // A reservation of another tenant is ignored, never freed.
-    if (std::optional<Engine::Held> held = engine_->Find(request.ctx.tenant_id, request.reservation_id)) {
+    std::optional<Engine::Held> held = engine_->Find(request.ctx.tenant_id, request.reservation_id);
+    if (held) {
       reservation = request.reservation_id;
       // The check downgraded the call: a report that names no other model records the
       // model the policy chose, and the decision.
