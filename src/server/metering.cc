@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "core/ids.h"
+#include "server/codec.h"
 
 namespace tollgate::server {
 namespace {
@@ -215,16 +216,13 @@ absl::TimeZone Metering::TenantZone(std::string_view tenant_id) const {
 
 std::string Metering::LocalDate(std::string_view tenant_id, absl::Time t) const {
   absl::CivilDay day = absl::ToCivilDay(t, TenantZone(tenant_id));
-  // YYYY-MM-DD, as absl::FormatCivilTime writes it, without its strftime machinery
-  // (every report needs this date).
+  // Every report needs this date: the date part of the codec's RFC 3339 writer, which
+  // is absl::FormatCivilTime's text without its strftime machinery (absl writes years
+  // below 1000 without leading zeros: those keep its path).
   if (day.year() < 1000 || day.year() > 9999) return absl::FormatCivilTime(day);
-  std::string out = "0000-00-00";
-  auto put = [&out](size_t at, int64_t v, int digits) {
-    for (int i = digits - 1; i >= 0; --i, v /= 10) out[at + i] = static_cast<char>('0' + v % 10);
-  };
-  put(0, day.year(), 4);
-  put(5, day.month(), 2);
-  put(8, day.day(), 2);
+  std::string out;
+  AppendRfc3339(absl::FromCivil(day, absl::UTCTimeZone()), out);
+  out.resize(10);  // YYYY-MM-DD
   return out;
 }
 
