@@ -783,29 +783,7 @@ void SqliteStore::AppendAll(std::vector<Appending> entries) {
     }
   }
   for (auto& [i, s] : refused) entries[i].done(std::move(s));
-  if (accepted.empty()) return;
-  // One request thread writes the journal at a time, and takes with it what the others
-  // accept meanwhile: they hand their entries over and go back to their requests
-  // instead of sleeping on journal_mu_ behind its write (and longer when the writer is
-  // preempted mid-write).
-  {
-    absl::MutexLock lock(&handoff_mu_);
-    if (handoff_writing_) {
-      for (Appending& a : accepted) handoff_.push_back(std::move(a));
-      return;
-    }
-    handoff_writing_ = true;
-  }
-  for (;;) {
-    JournalBatch(accepted, /*may_read=*/false);
-    accepted.clear();
-    absl::MutexLock lock(&handoff_mu_);
-    if (handoff_.empty()) {
-      handoff_writing_ = false;
-      return;
-    }
-    accepted.swap(handoff_);
-  }
+  if (!accepted.empty()) JournalBatch(accepted, /*may_read=*/false);
 }
 
 bool SqliteStore::TakeBatch(std::vector<Appending>& batch) {

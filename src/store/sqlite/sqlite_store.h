@@ -242,11 +242,6 @@ class SqliteStore final : public Store {
   // --- Journal mode. journaled_ is set once in Init.
   bool journaled_ = false;
   JournalLock journal_lock_;
-  // Entries AppendAll accepted for the journal while another thread was writing it in
-  // AppendAll: that thread writes them too before it returns.
-  absl::Mutex handoff_mu_;
-  std::vector<Appending> handoff_ ABSL_GUARDED_BY(handoff_mu_);
-  bool handoff_writing_ ABSL_GUARDED_BY(handoff_mu_) = false;
   // The journal file and its numbering, written by JournalBatch.
   absl::Mutex journal_mu_ ABSL_ACQUIRED_BEFORE(pending_mu_);
   JournalFile journal_ ABSL_GUARDED_BY(journal_mu_);
