@@ -384,7 +384,7 @@ SqliteStore::~SqliteStore() {
   if (applier_thread_.joinable()) applier_thread_.join();
   absl::MutexLock journal_lock(&journal_mu_);
   absl::MutexLock lock(&pending_mu_);
-  if (!unapplied_.empty()) return;
+  if (!segments_.empty()) return;
   std::string current = journal_.path();
   journal_ = JournalFile();
   for (const SealedJournal& f : sealed_) unlink(f.path.c_str());
@@ -906,10 +906,8 @@ void SqliteStore::JournalLoop() {
 absl::StatusOr<SqliteStore::Recorded> SqliteStore::IsRecorded(const UsageEvent& e,
                                                               std::string_view key,
                                                               bool may_read, bool* in_txn) {
-  if (!key.empty() && pending_keys_.contains(absl::string_view(key.data(), key.size()))) {
-    return Recorded::kYes;
-  }
-  if (pending_ids_.contains(std::string_view(e.event_id))) return Recorded::kYes;
+  if (!key.empty() && FindPendingKey(key) != nullptr) return Recorded::kYes;
+  if (IsPendingId(e.event_id)) return Recorded::kYes;
   const bool ask_key = !key.empty() && recorded_keys_.MayContain(key);
   // Above the floor, an id is recorded only if journaled_ids_ has it.
   const bool ask_id = e.event_id <= id_floor_ || journaled_ids_.MayContain(e.event_id);
@@ -968,7 +966,9 @@ absl::Status SqliteStore::RebuildKeyFilter(bool only_if_stale) {
     // Every key recorded from now on, and every key not yet applied (the scan may not
     // see it), goes into the new filter too.
     keys_during_rebuild_.emplace();
-    for (const auto& [key, event] : pending_keys_) keys_during_rebuild_->push_back(key);
+    for (const Segment& segment : segments_) {
+      for (const auto& [key, event] : segment.keys) keys_during_rebuild_->push_back(key);
+    }
   }
   // On a connection of its own: the scan must not hold up ledger reads.
   absl::StatusOr<Db> db = OpenReadConnection();
@@ -1107,15 +1107,21 @@ void SqliteStore::JournalLocked(std::vector<Appending>& batch, bool may_read,
         }
       }
       absl::MutexLock lock(&pending_mu_);
+      const size_t segment_size = static_cast<size_t>(options_.apply_batch);
       for (size_t k = 0; k < accepted.size(); ++k) {
-        unapplied_.emplace_back(first_seq + k, std::move(batch[accepted[k]].entry));
-        const UsageEvent& e = unapplied_.back().entry.event;
-        pending_ids_.insert(std::string_view(e.event_id));
+        if (segments_.empty() || segments_.back().entries.size() >= segment_size ||
+            (front_taken_ && segments_.size() == 1)) {
+          segments_.emplace_back();
+        }
+        Segment& segment = segments_.back();
+        segment.entries.emplace_back(first_seq + k, std::move(batch[accepted[k]].entry));
+        const UsageEvent& e = segment.entries.back().entry.event;
+        segment.ids.insert(std::string_view(e.event_id));
         NoteJournaledId(e.event_id);
         if (!keys[k].empty()) {
           recorded_keys_.Add(keys[k]);
           if (keys_during_rebuild_) keys_during_rebuild_->push_back(keys[k]);
-          pending_keys_.emplace(std::move(keys[k]), &e);
+          segment.keys.emplace(std::move(keys[k]), &e);
         }
       }
       journaled_seq_ = next_seq_ - 1;
@@ -1131,19 +1137,37 @@ bool SqliteStore::BackgroundApplySupported() { return MayLeaveSchedIdle(); }
 void SqliteStore::PlaceApplier(bool raise) {
   if (!background_apply_ || applier_tid_ == 0) return;
   const bool background = !raise &&
-                          unapplied_.size() < static_cast<size_t>(options_.background_backlog) &&
+                          unapplied_count_.load(std::memory_order_relaxed) <
+                              static_cast<size_t>(options_.background_backlog) &&
                           barrier_waiters_ == 0 && !apply_stopping_;
   if (background != applier_in_background_ && SetSchedIdle(applier_tid_, background)) {
     applier_in_background_ = background;
   }
 }
 
+const UsageEvent* SqliteStore::FindPendingKey(std::string_view key) const {
+  for (const Segment& segment : segments_) {
+    auto it = segment.keys.find(absl::string_view(key.data(), key.size()));
+    if (it != segment.keys.end()) return it->second;
+  }
+  return nullptr;
+}
+
+bool SqliteStore::IsPendingId(std::string_view event_id) const {
+  for (const Segment& segment : segments_) {
+    if (segment.ids.contains(event_id)) return true;
+  }
+  return false;
+}
+
 bool SqliteStore::ApplierHasWork() const {
-  return (!unapplied_.empty() && !apply_paused_) || apply_stopping_;
+  return (!segments_.empty() && !apply_paused_) || apply_stopping_;
 }
 
 bool SqliteStore::ApplyBatchReady() const {
-  return unapplied_.size() >= static_cast<size_t>(options_.apply_batch) ||
+  // A full segment: the oldest, as segments fill one at a time.
+  return (!segments_.empty() &&
+          segments_.front().entries.size() >= static_cast<size_t>(options_.apply_batch)) ||
          barrier_waiters_ > 0 || apply_stopping_ || apply_paused_;
 }
 
@@ -1162,48 +1186,39 @@ void SqliteStore::ApplierLoop() {
   }
   absl::Duration backoff = absl::Milliseconds(1);
   std::vector<const Journaled*> work;
-  // The applied entries, moved out of unapplied_ under pending_mu_ and freed after it:
-  // freeing a batch of events' strings takes a millisecond, which Append (it needs
-  // pending_mu_ for every report) would wait for.
-  std::vector<LedgerEntry> dropped;
   for (;;) {
     work.clear();
+    const Segment* taken = nullptr;
     {
       absl::MutexLock lock(&pending_mu_);
       pending_mu_.Await(absl::Condition(this, &SqliteStore::ApplierHasWork));
-      if (apply_stopping_ && (unapplied_.empty() || apply_paused_)) return;
+      if (apply_stopping_ && (segments_.empty() || apply_paused_)) return;
       if (!ApplyBatchReady()) {
         pending_mu_.AwaitWithTimeout(absl::Condition(this, &SqliteStore::ApplyBatchReady),
                                      options_.apply_delay);
       }
       if (apply_paused_) continue;
-      size_t n = std::min(unapplied_.size(), static_cast<size_t>(options_.apply_batch));
-      for (size_t i = 0; i < n; ++i) work.push_back(&unapplied_[i]);
+      front_taken_ = true;  // closed: new entries go to a segment of their own
+      taken = &segments_.front();
     }
-    // JournalBatch only appends to unapplied_ meanwhile; elements do not move.
+    // Nothing changes the taken segment until it is dropped below (others only read it
+    // and add segments behind it, which moves none), so it is read without the lock.
+    for (const Journaled& j : taken->entries) work.push_back(&j);
     absl::Status applied = ApplyJournaled(work);
     std::vector<std::string> done_files;
-    if (applied.ok()) {
-      // Dropped from memory in slices, so that Append waits for one slice at most.
-      constexpr size_t kSlice = 256;
-      for (size_t i = 0; i < work.size();) {
-        absl::MutexLock lock(&pending_mu_);
-        if (i == 0) applied_seq_ = work.back()->seq;  // before the pops move the entries
-        const size_t end = std::min(work.size(), i + kSlice);
-        unapplied_count_.fetch_sub(end - i, std::memory_order_relaxed);
-        for (; i < end; ++i) {
-          const UsageEvent& e = unapplied_.front().entry.event;
-          pending_ids_.erase(std::string_view(e.event_id));
-          if (!e.idempotency_key.empty()) {
-            pending_keys_.erase(PendingKey(e.tenant_id, e.idempotency_key));
-          }
-          dropped.push_back(std::move(unapplied_.front().entry));
-          unapplied_.pop_front();
-        }
-      }
-    }
+    // The applied segment, moved out under pending_mu_ and freed after it: freeing a
+    // batch of events' strings takes a millisecond, which Append (it needs pending_mu_
+    // for every report) would wait for.
+    Segment dropped;
     {
       absl::MutexLock lock(&pending_mu_);
+      front_taken_ = false;
+      if (applied.ok()) {
+        applied_seq_ = work.back()->seq;
+        unapplied_count_.fetch_sub(work.size(), std::memory_order_relaxed);
+        dropped = std::move(segments_.front());
+        segments_.pop_front();
+      }
       PlaceApplier();
       if (applied.ok()) {
         last_apply_error_ = absl::OkStatus();
@@ -1217,7 +1232,8 @@ void SqliteStore::ApplierLoop() {
         if (apply_stopping_) return;  // the journal keeps the rest for the next open
       }
     }
-    dropped.clear();
+    work.clear();  // points into `dropped`
+    dropped = Segment();
     // Every record in these files is applied (and synced with synchronous=FULL).
     for (const std::string& path : done_files) unlink(path.c_str());
     if (applied.ok()) {
@@ -1326,8 +1342,8 @@ absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventByIdempotencyKey
     // from memory only after its commit, under pending_mu_, so a miss here means that
     // the SQLite read below sees it.
     absl::MutexLock lock(&pending_mu_);
-    auto it = pending_keys_.find(PendingKey(tenant_id, idempotency_key));
-    if (it != pending_keys_.end()) return std::optional<UsageEvent>(*it->second);
+    const UsageEvent* pending = FindPendingKey(PendingKey(tenant_id, idempotency_key));
+    if (pending != nullptr) return std::optional<UsageEvent>(*pending);
     return FindEventInSqlite(tenant_id, idempotency_key);
   }
   return FindEventInSqlite(tenant_id, idempotency_key);

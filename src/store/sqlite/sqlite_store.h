@@ -11,11 +11,11 @@
 // Ledger write path, journal mode (file databases, SqliteOptions::journal): Append
 // queues; the journal thread takes everything queued, refuses duplicates (against the
 // journaled-but-unapplied entries in memory, summaries of what is recorded, and SQLite),
-// writes the rest to the journal in one write plus fdatasync, moves them to `unapplied_`
-// and acknowledges them (without fsync_each_commit, Append/AppendAll do this themselves
+// writes the rest to the journal in one write plus fdatasync, moves them to the unapplied
+// segments (`segments_`) and acknowledges them (without fsync_each_commit, Append/AppendAll do this themselves
 // for their entries, leaving to the journal thread only those that need a read of
-// SQLite); the applier thread applies `unapplied_` to SQLite in large transactions that
-// also record the last applied sequence number. Ledger reads wait for the applier to
+// SQLite); the applier thread applies the oldest segment to SQLite in one transaction that
+// also records the last applied sequence number, then drops the segment whole. Ledger reads wait for the applier to
 // pass every entry journaled before they started (WaitApplied). Without the journal
 // (":memory:", or journal = false) the writer thread commits each batch to SQLite and
 // acknowledges after the commit.
@@ -112,12 +112,22 @@ class SqliteStore final : public Store {
     Stmt insert_event, upsert_counter, upsert_daily;
   };
 
-  // A journaled entry waiting to be applied. Elements of `unapplied_` never move
-  // (std::deque, pushed at the back, popped at the front), so the indexes point into
-  // them.
+  // A journaled entry waiting to be applied.
   struct Journaled {
     uint64_t seq = 0;
     LedgerEntry entry;
+  };
+  // Journaled entries in journal order, at most options_.apply_batch of them, with the
+  // PendingKey and event id of each. Entries never move (std::deque, pushed at the back;
+  // moving the segment keeps them in place), so the indexes point into them. The applier
+  // applies the oldest segment in one transaction and then drops it whole: its hold of
+  // pending_mu_ does not grow with the batch (a request thread waiting for the applier,
+  // which runs in the background and may lose its core while it holds the lock, waited
+  // for milliseconds when it dropped entries one by one).
+  struct Segment {
+    std::deque<Journaled> entries;
+    absl::flat_hash_map<std::string, const UsageEvent*> keys;
+    absl::flat_hash_set<std::string_view> ids;
   };
   // A journal file whose records all have seq <= last_seq; deleted once applied.
   struct SealedJournal {
@@ -181,6 +191,10 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::optional<UsageEvent>> FindEventInSqlite(std::string_view tenant_id,
                                                              std::string_view idempotency_key);
   static std::string PendingKey(std::string_view tenant_id, std::string_view idempotency_key);
+  // The unapplied entry with this PendingKey, or with this event id; nullptr/false if none.
+  const UsageEvent* FindPendingKey(std::string_view key) const
+      ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
+  bool IsPendingId(std::string_view event_id) const ABSL_SHARED_LOCKS_REQUIRED(pending_mu_);
 
   // Runs the applier in the background (SCHED_IDLE) or at kApplierNice: in the
   // background only while fewer than options_.background_backlog entries await it, no
@@ -253,10 +267,10 @@ class SqliteStore final : public Store {
   Stmt set_applied_ ABSL_GUARDED_BY(write_mu_);
 
   absl::Mutex pending_mu_ ABSL_ACQUIRED_BEFORE(read_mu_);
-  std::deque<Journaled> unapplied_ ABSL_GUARDED_BY(pending_mu_);
-  // PendingKey(tenant, idempotency key) and event_id of every entry in unapplied_.
-  absl::flat_hash_map<std::string, const UsageEvent*> pending_keys_ ABSL_GUARDED_BY(pending_mu_);
-  absl::flat_hash_set<std::string_view> pending_ids_ ABSL_GUARDED_BY(pending_mu_);
+  // Every journaled entry not yet applied, oldest segment first. While front_taken_ the
+  // applier reads the front segment without the lock, and nothing is added to it.
+  std::deque<Segment> segments_ ABSL_GUARDED_BY(pending_mu_);
+  bool front_taken_ ABSL_GUARDED_BY(pending_mu_) = false;
   // Summaries of everything recorded (in SQLite or journaled): a filter of every
   // PendingKey (built from SQLite at open and again after sweeps once it has doubled,
   // so that swept keys leave it); a filter of the event ids journaled since it was started, and a floor
@@ -281,7 +295,8 @@ class SqliteStore final : public Store {
   int barrier_waiters_ ABSL_GUARDED_BY(pending_mu_) = 0;
   bool apply_paused_ ABSL_GUARDED_BY(pending_mu_) = false;
   bool apply_stopping_ ABSL_GUARDED_BY(pending_mu_) = false;
-  // unapplied_.size(), readable without pending_mu_ (Append's back-pressure).
+  // Entries in segments_, readable without pending_mu_ (Append's back-pressure); changed
+  // under it.
   std::atomic<size_t> unapplied_count_{0};
   std::thread applier_thread_;
   // Set once in Init: whether the applier may run in the background (see PlaceApplier).
