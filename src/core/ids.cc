@@ -17,6 +17,25 @@ void RandomBytes(unsigned char* out, int n) {
   if (RAND_bytes(out, n) != 1) std::abort();  // no entropy: nothing safe to do
 }
 
+constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+// Appends `n` uniformly random characters of kAlphabet. Ids name records, they do
+// not authorise anything (secrets come from NewSecret), so a per-thread generator
+// seeded from the OS is enough and keeps this off the hot path. Each 64-bit draw gives
+// 12 base-36 digits: a draw is uniform over [0, 3 * 36^12) once the top 23% are redrawn.
+void AppendRandomChars(int n, std::string& out) {
+  constexpr uint64_t kDigits12 = 4'738'381'338'321'616'896ULL;  // 36^12
+  thread_local absl::BitGen gen;
+  while (n > 0) {
+    uint64_t v;
+    do {
+      v = absl::Uniform<uint64_t>(gen);
+    } while (v >= 3 * kDigits12);
+    v %= kDigits12;
+    for (int i = 0; i < 12 && n > 0; ++i, --n, v /= 36) out.push_back(kAlphabet[v % 36]);
+  }
+}
+
 }  // namespace
 
 bool IsValidId(std::string_view id) {
@@ -30,28 +49,24 @@ bool IsValidId(std::string_view id) {
 }
 
 std::string NewId(std::string_view prefix) {
-  static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-  // Ids name records, they do not authorise anything (secrets come from NewSecret), so a
-  // per-thread generator seeded from the OS is enough and keeps this off the hot path.
-  thread_local absl::BitGen gen;
   std::string id;
   id.reserve(prefix.size() + 25);
   id.append(prefix);
   id.push_back('_');
-  for (int i = 0; i < 24; ++i) id.push_back(kAlphabet[absl::Uniform(gen, 0, 36)]);
+  AppendRandomChars(24, id);
   return id;
 }
 
 std::string NewTimeOrderedId(std::string_view prefix, int64_t micros) {
-  static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-  thread_local absl::BitGen gen;
-  std::string id(prefix);
+  std::string id;
+  id.reserve(prefix.size() + 25);
+  id.append(prefix);
   id.push_back('_');
   uint64_t t = micros < 0 ? 0 : static_cast<uint64_t>(micros);
   char time_part[10];
   for (int i = 9; i >= 0; --i, t /= 36) time_part[i] = kAlphabet[t % 36];
   id.append(time_part, 10);
-  for (int i = 0; i < 14; ++i) id.push_back(kAlphabet[absl::Uniform(gen, 0, 36)]);
+  AppendRandomChars(14, id);
   return id;
 }
 

@@ -1,5 +1,7 @@
 #include "core/ids.h"
 
+#include <map>
+#include <set>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -27,6 +29,28 @@ TEST(IdsTest, NewIdsAreUniqueAndValid) {
   EXPECT_NE(a, b);
   EXPECT_TRUE(IsValidId(a));
   EXPECT_EQ(a.substr(0, 4), "lim_");
+}
+
+TEST(IdsTest, NewIdsUseTheWholeAlphabetEvenly) {
+  // 24 random characters per id; over 3,000 ids each of the 36 characters is expected
+  // 2,000 times at every position taken together, and no position may be stuck.
+  std::map<char, int> seen;
+  std::set<char> at_first, at_last;
+  for (int i = 0; i < 3000; ++i) {
+    std::string id = NewId("x");
+    ASSERT_EQ(id.size(), 26u);
+    for (size_t k = 2; k < id.size(); ++k) ++seen[id[k]];
+    at_first.insert(id[2]);
+    at_last.insert(id.back());
+  }
+  ASSERT_EQ(seen.size(), 36u);
+  for (const auto& [c, n] : seen) {
+    EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')) << c;
+    EXPECT_GT(n, 1700) << c;  // mean 2,000, standard deviation ~44
+    EXPECT_LT(n, 2300) << c;
+  }
+  EXPECT_EQ(at_first.size(), 36u);
+  EXPECT_EQ(at_last.size(), 36u);
 }
 
 TEST(IdsTest, TimeOrderedIdsSortByTime) {
