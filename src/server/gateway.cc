@@ -158,16 +158,17 @@ absl::Status IdentifySubject(const RequestContext& ctx, const ApiKey& key, const
   return absl::OkStatus();
 }
 
-absl::StatusOr<ApiKey> AuthenticateCaller(const RequestContext& ctx, const Metering& m) {
+absl::StatusOr<std::shared_ptr<const ApiKey>> AuthenticateCaller(const RequestContext& ctx,
+                                                                 const Metering& m) {
   std::string secret = handlers::BearerSecret(ctx, /*allow_provider_headers=*/true);
   if (secret.empty()) return absl::UnauthenticatedError("missing API key");
-  std::optional<ApiKey> key = m.Authenticate(secret);
+  std::shared_ptr<const ApiKey> key = m.Authenticate(secret);
   if (!key) return absl::UnauthenticatedError("invalid API key");
   if (key->role != Role::kClient && key->role != Role::kAgent)
     return absl::PermissionDeniedError(absl::StrCat(
         "a key with role ", std::string(ToString(key->role)),
         " may not call models; use a client or agent key"));
-  return *key;
+  return key;
 }
 
 // --- The upstream request -------------------------------------------------------------
@@ -379,17 +380,18 @@ awaitable<Response> Gateway::Serve(RequestContext& ctx, WireFormat format, Outco
   Upstream& up = UpstreamFor(format);
   const UpstreamConfig& cfg = up.config;
 
-  absl::StatusOr<ApiKey> key = AuthenticateCaller(ctx, *metering_);
-  if (!key.ok()) co_return ProviderError(format, key.status());
+  absl::StatusOr<std::shared_ptr<const ApiKey>> caller = AuthenticateCaller(ctx, *metering_);
+  if (!caller.ok()) co_return ProviderError(format, caller.status());
+  const ApiKey& key = **caller;
   // One arena per body: a few allocations instead of one per JSON node.
   absl::StatusOr<json::object> body = ParseJsonObject(
       ctx.req.body(), kMaxJsonDepth, json::make_shared_resource<json::monotonic_resource>());
   if (!body.ok()) co_return ProviderError(format, body.status());
   CallContext call;
-  call.tenant_id = key->tenant_id;
-  call.key_id = key->id;
+  call.tenant_id = key.tenant_id;
+  call.key_id = key.id;
   call.provider = std::string(providers::ProviderOf(format));
-  if (absl::Status s = IdentifySubject(ctx, *key, &*body, call); !s.ok())
+  if (absl::Status s = IdentifySubject(ctx, key, &*body, call); !s.ok())
     co_return ProviderError(format, s);
 
   bool gemini_stream = absl::EndsWith(absl::string_view(ctx.path.data(), ctx.path.size()),
@@ -606,10 +608,11 @@ awaitable<Response> Gateway::Serve(RequestContext& ctx, WireFormat format, Outco
 awaitable<Response> Gateway::Models(RequestContext& ctx) {
   const WireFormat format = WireFormat::kOpenAiChat;
   Upstream& up = UpstreamFor(format);
-  absl::StatusOr<ApiKey> key = AuthenticateCaller(ctx, *metering_);
-  if (!key.ok()) co_return ProviderError(format, key.status());
+  absl::StatusOr<std::shared_ptr<const ApiKey>> caller = AuthenticateCaller(ctx, *metering_);
+  if (!caller.ok()) co_return ProviderError(format, caller.status());
+  const ApiKey& key = **caller;
   CallContext call;
-  if (absl::Status s = IdentifySubject(ctx, *key, nullptr, call); !s.ok())
+  if (absl::Status s = IdentifySubject(ctx, key, nullptr, call); !s.ok())
     co_return ProviderError(format, s);
   http::request<http::string_body> req = UpstreamRequest(
       up.config, format, http::verb::get, absl::StrCat(up.config.origin.base_path, "/models"), ctx, "");
@@ -628,7 +631,7 @@ awaitable<Response> Gateway::Models(RequestContext& ctx) {
     co_return res;
   }
   std::shared_ptr<const engine::EffectivePolicy> policy =
-      metering_->policies()->Effective(key->tenant_id, call.user_id);
+      metering_->policies()->Effective(key.tenant_id, call.user_id);
   engine::TierFn tier_of = [this](std::string_view provider, std::string_view model) {
     return metering_->policies()->TierOf(provider, model);
   };
@@ -647,8 +650,9 @@ awaitable<Response> Gateway::Models(RequestContext& ctx) {
 
 awaitable<Response> Gateway::Forward(RequestContext& ctx, WireFormat format) {
   Upstream& up = UpstreamFor(format);
-  absl::StatusOr<ApiKey> key = AuthenticateCaller(ctx, *metering_);
-  if (!key.ok()) co_return ProviderError(format, key.status());
+  absl::StatusOr<std::shared_ptr<const ApiKey>> caller = AuthenticateCaller(ctx, *metering_);
+  if (!caller.ok()) co_return ProviderError(format, caller.status());
+  const ApiKey& key = **caller;
   http::request<http::string_body> req =
       UpstreamRequest(up.config, format, http::verb::post,
                       absl::StrCat(up.config.origin.base_path, std::string(ctx.path)), ctx,

@@ -99,7 +99,7 @@ absl::Status Metering::Load() {
       zones_[t.id] = tz;
       tenants_[t.id] = t;
     }
-    for (ApiKey& k : *keys) keys_by_hash_[k.secret_hash] = k;
+    for (ApiKey& k : *keys) keys_by_hash_[k.secret_hash] = std::make_shared<const ApiKey>(k);
   }
   for (const Tenant& t : *tenants) engine_->PutTenant(t);
   for (const Limit& l : *limits) engine_->PutLimit(l);
@@ -126,16 +126,16 @@ absl::StatusOr<std::string> Metering::Bootstrap(std::string_view admin_secret) {
   key.created_at = clock_->Now();
   if (absl::Status s = store_->CreateKey(key); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
-  keys_by_hash_[key.secret_hash] = key;
+  keys_by_hash_[key.secret_hash] = std::make_shared<const ApiKey>(key);
   return generated ? secret : std::string();
 }
 
-std::optional<ApiKey> Metering::Authenticate(std::string_view secret) const {
-  if (secret.empty() || secret.size() > 256) return std::nullopt;
+std::shared_ptr<const ApiKey> Metering::Authenticate(std::string_view secret) const {
+  if (secret.empty() || secret.size() > 256) return nullptr;
   std::string hash = core::Sha256Hex(secret);
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   auto it = keys_by_hash_.find(hash);
-  if (it == keys_by_hash_.end()) return std::nullopt;
+  if (it == keys_by_hash_.end()) return nullptr;
   return it->second;
 }
 
@@ -185,7 +185,7 @@ absl::Status Metering::DeleteTenant(std::string_view id) {
   tenants_.erase(std::string(id));
   zones_.erase(std::string(id));
   for (auto it = keys_by_hash_.begin(); it != keys_by_hash_.end();) {
-    if (it->second.tenant_id == id)
+    if (it->second->tenant_id == id)
       keys_by_hash_.erase(it++);
     else
       ++it;
@@ -257,7 +257,7 @@ absl::StatusOr<NewKey> Metering::CreateKey(ApiKey key) {
   if (absl::Status s = store_->CreateKey(key); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);
-    keys_by_hash_[key.secret_hash] = key;
+    keys_by_hash_[key.secret_hash] = std::make_shared<const ApiKey>(key);
   }
   out.key = std::move(key);
   return out;
@@ -267,7 +267,7 @@ absl::Status Metering::DeleteKey(std::string_view id) {
   if (absl::Status s = store_->DeleteKey(id); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   for (auto it = keys_by_hash_.begin(); it != keys_by_hash_.end(); ++it) {
-    if (it->second.id == id) {
+    if (it->second->id == id) {
       keys_by_hash_.erase(it);
       break;
     }
@@ -279,7 +279,7 @@ std::vector<ApiKey> Metering::ListKeys(std::string_view tenant_id) const {
   absl::MutexLock lock(&mu_);
   std::vector<ApiKey> out;
   for (const auto& [hash, k] : keys_by_hash_)
-    if (tenant_id.empty() || k.tenant_id == tenant_id) out.push_back(k);
+    if (tenant_id.empty() || k->tenant_id == tenant_id) out.push_back(*k);
   std::sort(out.begin(), out.end(), [](const ApiKey& a, const ApiKey& b) {
     return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
   });
@@ -289,7 +289,7 @@ std::vector<ApiKey> Metering::ListKeys(std::string_view tenant_id) const {
 std::optional<ApiKey> Metering::GetKey(std::string_view id) const {
   absl::MutexLock lock(&mu_);
   for (const auto& [hash, k] : keys_by_hash_)
-    if (k.id == id) return k;
+    if (k->id == id) return *k;
   return std::nullopt;
 }
 

@@ -106,8 +106,8 @@ class Metering {
   // random one. Returns the secret when it generated one, "" otherwise.
   absl::StatusOr<std::string> Bootstrap(std::string_view admin_secret);
 
-  // nullopt when the secret matches no key.
-  std::optional<ApiKey> Authenticate(std::string_view secret) const;
+  // The key this secret belongs to; null when it matches none.
+  std::shared_ptr<const ApiKey> Authenticate(std::string_view secret) const;
 
   // --- Tenants.
   absl::StatusOr<Tenant> CreateTenant(Tenant tenant);
@@ -174,7 +174,8 @@ class Metering {
   const MeteringOptions options_;
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, ApiKey> keys_by_hash_ ABSL_GUARDED_BY(mu_);
+  // Shared and immutable: a request holds its caller's key without copying it.
+  absl::flat_hash_map<std::string, std::shared_ptr<const ApiKey>> keys_by_hash_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Tenant> tenants_ ABSL_GUARDED_BY(mu_);
   // Each tenant's loaded time zone (every report needs its local date).
   absl::flat_hash_map<std::string, absl::TimeZone> zones_ ABSL_GUARDED_BY(mu_);

@@ -27,7 +27,7 @@ absl::StatusOr<CallContext> ReadCall(const RequestContext& ctx, const Caller& ca
                                      const JsonReader& f, bool need_model) {
   CallContext call;
   call.tenant_id = caller.tenant_id;
-  call.key_id = caller.key.id;
+  call.key_id = caller.key->id;
   absl::StatusOr<std::string> user = IdOrEmpty(f, "user_id");
   if (!user.ok()) return user.status();
   call.user_id = *user;

@@ -28,14 +28,15 @@ absl::StatusOr<Caller> Authenticate(const RequestContext& ctx, const Metering& m
   std::string secret = BearerSecret(ctx);
   if (secret.empty())
     return absl::UnauthenticatedError("missing API key: send Authorization: Bearer <key>");
-  std::optional<ApiKey> key = metering.Authenticate(secret);
+  std::shared_ptr<const ApiKey> key = metering.Authenticate(secret);
   if (!key) return absl::UnauthenticatedError("invalid API key");
   bool allowed = false;
   for (Role r : roles) allowed = allowed || r == key->role;
   if (!allowed)
     return absl::PermissionDeniedError(
         absl::StrCat("a key with role ", std::string(ToString(key->role)), " may not use this endpoint"));
-  return Caller{*key, key->tenant_id};
+  std::string tenant_id = key->tenant_id;
+  return Caller{std::move(key), std::move(tenant_id)};
 }
 
 absl::Status ResolveTenant(const RequestContext& ctx, const Metering& metering, Caller& caller,

@@ -4,6 +4,7 @@
 // on, and answers.
 
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -19,9 +20,9 @@ namespace tollgate::server::handlers {
 
 // The authenticated caller, and the tenant the request acts on.
 struct Caller {
-  ApiKey key;
+  std::shared_ptr<const ApiKey> key;  // never null
   std::string tenant_id;  // empty only for admin requests that name no tenant
-  bool is_admin() const { return key.role == Role::kAdmin; }
+  bool is_admin() const { return key->role == Role::kAdmin; }
 };
 
 // The bearer secret of a request: `Authorization: Bearer <key>`; with
