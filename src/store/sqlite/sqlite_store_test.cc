@@ -494,6 +494,42 @@ TEST_F(SqliteStoreTest, DuplicatesAreRefusedAcrossTheJournalAndSqlite) {
             absl::StatusCode::kAlreadyExists);
 }
 
+TEST_F(SqliteStoreTest, UnappliedEntriesSpanningSegmentsAreFoundAndAppliedInOrder) {
+  // Segments of 3 entries: 10 unapplied entries fill 4. Each one is found and refused
+  // as a duplicate wherever it waits; once applied, the segments leave one by one and
+  // every entry is in SQLite exactly once.
+  SqliteOptions options;
+  options.apply_batch = 3;
+  std::unique_ptr<Store> store = Open(options);
+  SqliteStore* sqlite = AsSqlite(store.get());
+  sqlite->PauseApplierForTesting(true);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store->AppendSync(MakeEntry("acme", absl::StrCat("k", i), i + 1, kT0)).ok());
+  }
+  EXPECT_EQ(sqlite->AppliedSeqForTesting(), 0u);
+  for (int i : {0, 2, 3, 5, 9}) {  // first, last of a segment, first of the next, …
+    EXPECT_EQ(store->AppendSync(MakeEntry("acme", absl::StrCat("k", i), 100, kT0)).code(),
+              absl::StatusCode::kAlreadyExists)
+        << i;
+    absl::StatusOr<std::optional<UsageEvent>> found =
+        store->FindEventByIdempotencyKey("acme", absl::StrCat("k", i));
+    ASSERT_TRUE(found.ok() && found->has_value()) << i;
+    EXPECT_EQ((*found)->usage.total_tokens, i + 1);
+  }
+  sqlite->PauseApplierForTesting(false);
+  EventFilter all;
+  all.limit = 100;
+  EXPECT_THAT(store->ListEvents(all)->events, SizeIs(10));
+  EXPECT_EQ(sqlite->AppliedSeqForTesting(), 10u);
+  EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 55);  // 1 + 2 + … + 10
+  EXPECT_EQ(store->AppendSync(MakeEntry("acme", "k9", 100, kT0)).code(),
+            absl::StatusCode::kAlreadyExists);
+  // New entries after the segments left start a segment of their own.
+  ASSERT_TRUE(store->AppendSync(MakeEntry("acme", "k10", 11, kT0)).ok());
+  EXPECT_THAT(store->ListEvents(all)->events, SizeIs(11));
+  EXPECT_EQ(store->LoadCounters(kT0)->front().amount, 66);
+}
+
 // With and without fsync: without it, Append journals on the calling thread and leaves
 // the entries that need a database read to the journal thread.
 class SqliteStoreSyncTest : public SqliteStoreTest, public ::testing::WithParamInterface<bool> {
