@@ -32,6 +32,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -486,10 +487,23 @@ net::awaitable<absl::StatusOr<std::string_view>> Exchange::Read() {
     http::buffer_body::value_type& body = parser->get().body();
     body.data = piece;
     body.size = kPieceBytes;
-    Arm(Clock::now() + limit);
-    auto [ec, n] = co_await http::async_read_some(*conn, conn->buffer, *parser, kNoThrow);
-    Disarm();
-    if (cancelled) co_return IoError(ec, "reading the response body", limit);
+    beast::error_code ec;
+    // What is buffered already (usually the whole body of a small answer: it came with
+    // the headers) is parsed here. An asynchronous read would complete at once, but
+    // through a turn of the event loop, after every other handler that is ready.
+    size_t used = 0;
+    if (conn->buffer.size() > 0) {
+      used = parser->put(conn->buffer.data(), ec);
+      conn->buffer.consume(used);
+      if (ec == http::error::need_more) ec = {};
+    }
+    if (used == 0 && !ec) {
+      Arm(Clock::now() + limit);
+      std::tie(ec, std::ignore) =
+          co_await http::async_read_some(*conn, conn->buffer, *parser, kNoThrow);
+      Disarm();
+      if (cancelled) co_return IoError(ec, "reading the response body", limit);
+    }
     if (ec == http::error::need_buffer) ec = {};  // the piece is full
     // A body that ends when the connection does, over TLS without close_notify: the
     // end of the connection is still the end of the body.
