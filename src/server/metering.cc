@@ -194,14 +194,14 @@ absl::Status Metering::DeleteTenant(std::string_view id) {
 }
 
 std::optional<Tenant> Metering::GetTenant(std::string_view id) const {
-  absl::MutexLock lock(&mu_);
-  auto it = tenants_.find(std::string(id));
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = tenants_.find(absl::string_view(id.data(), id.size()));
   if (it == tenants_.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<Tenant> Metering::ListTenants() const {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   std::vector<Tenant> out;
   for (const auto& [id, t] : tenants_) out.push_back(t);
   std::sort(out.begin(), out.end(), [](const Tenant& a, const Tenant& b) { return a.id < b.id; });
@@ -209,7 +209,7 @@ std::vector<Tenant> Metering::ListTenants() const {
 }
 
 absl::TimeZone Metering::TenantZone(std::string_view tenant_id) const {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   auto it = zones_.find(absl::string_view(tenant_id.data(), tenant_id.size()));
   return it == zones_.end() ? absl::UTCTimeZone() : it->second;
 }
@@ -276,7 +276,7 @@ absl::Status Metering::DeleteKey(std::string_view id) {
 }
 
 std::vector<ApiKey> Metering::ListKeys(std::string_view tenant_id) const {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   std::vector<ApiKey> out;
   for (const auto& [hash, k] : keys_by_hash_)
     if (tenant_id.empty() || k->tenant_id == tenant_id) out.push_back(*k);
@@ -287,7 +287,7 @@ std::vector<ApiKey> Metering::ListKeys(std::string_view tenant_id) const {
 }
 
 std::optional<ApiKey> Metering::GetKey(std::string_view id) const {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   for (const auto& [hash, k] : keys_by_hash_)
     if (k->id == id) return *k;
   return std::nullopt;

@@ -173,6 +173,8 @@ class Metering {
   providers::PriceCatalog* prices_;
   const MeteringOptions options_;
 
+  // Read on every request (keys, zones), written by configuration changes: the
+  // readers share it.
   mutable absl::Mutex mu_;
   // Shared and immutable: a request holds its caller's key without copying it.
   absl::flat_hash_map<std::string, std::shared_ptr<const ApiKey>> keys_by_hash_ ABSL_GUARDED_BY(mu_);
