@@ -46,7 +46,11 @@ function request()
 end
 
 local marker = '"reservation_id":"'
+local allowed = string.byte("a")
 function response(status, headers, body)
+  -- Only a check answer ({"allowed":...) holds a reservation id; a report answer
+  -- ({"event_id":...) is not searched.
+  if string.byte(body, 3) ~= allowed then return end
   local _, at = string.find(body, marker, 1, true)  -- plain search: cheap for wrk
   if at then
     local stop = string.find(body, '"', at + 1, true)
