@@ -10,7 +10,7 @@ namespace {
 // Times are INTEGER unix nanoseconds, money INTEGER nano-USD, enums their lower-case
 // names. tenant_ref columns hold the concrete tenant a record belongs to (NULL for
 // global records and "*" defaults) so that deleting a tenant cascades.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: initial schema.
     R"sql(
 CREATE TABLE tenants (
@@ -191,6 +191,35 @@ CREATE TABLE ledger_state (
   applied_seq  INTEGER NOT NULL
 );
 INSERT INTO ledger_state (id, applied_seq) VALUES (1, 0);
+)sql",
+    // 3: events in blocks. The events of one tenant applied in one transaction are one
+    // row of event_blocks (their journal records, concatenated); event_keys and
+    // event_ids answer the duplicate tests and lead to the block. Five b-tree inserts
+    // per event become two, one of them at the right edge. The rows of the old events
+    // table are moved into blocks when the store opens (the encoding is C++), which then
+    // drops it.
+    R"sql(
+CREATE TABLE event_blocks (
+  block_id   INTEGER PRIMARY KEY,
+  tenant_id  TEXT NOT NULL,
+  min_ts     INTEGER NOT NULL,
+  max_ts     INTEGER NOT NULL,
+  events     INTEGER NOT NULL,
+  data       BLOB NOT NULL
+);
+CREATE INDEX event_blocks_tenant ON event_blocks(tenant_id, max_ts);
+CREATE INDEX event_blocks_ts ON event_blocks(max_ts);
+CREATE INDEX event_blocks_min_ts ON event_blocks(min_ts);
+CREATE TABLE event_keys (
+  tenant_id        TEXT NOT NULL,
+  idempotency_key  TEXT NOT NULL,
+  block_id         INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, idempotency_key)
+) WITHOUT ROWID;
+CREATE TABLE event_ids (
+  event_id  TEXT NOT NULL PRIMARY KEY,
+  block_id  INTEGER NOT NULL
+) WITHOUT ROWID;
 )sql",
 };
 

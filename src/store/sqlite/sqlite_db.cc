@@ -72,6 +72,17 @@ void Stmt::BindOne(int i, std::string_view v) {
 
 void Stmt::BindOne(int i, std::nullptr_t) { sqlite3_bind_null(stmt_, i); }
 
+void Stmt::BindOne(int i, Blob v) {
+  sqlite3_bind_blob(stmt_, i, v.data.data(), static_cast<int>(v.data.size()),
+                    borrow_text_ ? SQLITE_STATIC : SQLITE_TRANSIENT);
+}
+
+std::string_view Stmt::BlobView(int col) const {
+  const void* data = sqlite3_column_blob(stmt_, col);
+  const int size = sqlite3_column_bytes(stmt_, col);
+  return data == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(data), size);
+}
+
 absl::StatusOr<bool> Stmt::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;

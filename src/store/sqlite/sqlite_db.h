@@ -25,6 +25,11 @@ namespace tollgate::store {
 // Internal otherwise. `rc` is an extended result code.
 absl::Status SqliteStatus(int rc, sqlite3* db, std::string_view what);
 
+// A parameter bound as a BLOB (bytes, not text).
+struct Blob {
+  std::string_view data;
+};
+
 class Stmt {
  public:
   Stmt() = default;
@@ -63,6 +68,7 @@ class Stmt {
   void BindOne(int i, const std::string& v) { BindOne(i, std::string_view(v)); }
   void BindOne(int i, const char* v) { BindOne(i, std::string_view(v)); }
   void BindOne(int i, std::nullptr_t);
+  void BindOne(int i, Blob v);
 
   // true: a row is available; false: done.
   absl::StatusOr<bool> Step();
@@ -73,6 +79,8 @@ class Stmt {
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   double Double(int col) const { return sqlite3_column_double(stmt_, col); }
   std::string Text(int col) const;
+  // The bytes of a BLOB (or text) column, valid until the next Step or Reset.
+  std::string_view BlobView(int col) const;
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
   sqlite3_stmt* get() const { return stmt_; }

@@ -46,29 +46,28 @@ bool MayLeaveSchedIdle() {
   return ok;
 }
 
+// The columns of the events table of schema version 2 (MoveLegacyEvents reads them).
 constexpr std::string_view kEventColumns =
     "event_id, ts, tenant_id, user_id, agent, key_id, request_id, idempotency_key, provider, "
     "model, model_used, endpoint, input_tokens, output_tokens, cached_input_tokens, "
     "cache_write_tokens, reasoning_tokens, total_tokens, input_cost, output_cost, latency_ms, "
     "status, decision, estimated";
 
-// The event recorded under a (tenant_id, idempotency_key), through the partial unique
-// index on them.
-constexpr std::string_view kByKey =
-    " FROM events WHERE tenant_id = ? AND idempotency_key = ? AND idempotency_key <> ''";
+// An event's id and its idempotency key, each pointing at its block. DO NOTHING: no
+// change means a duplicate, and the transaction goes on.
+constexpr std::string_view kInsertId =
+    "INSERT INTO event_ids (event_id, block_id) VALUES (?, ?) ON CONFLICT DO NOTHING";
+constexpr std::string_view kInsertKey =
+    "INSERT INTO event_keys (tenant_id, idempotency_key, block_id) VALUES (?, ?, ?) "
+    "ON CONFLICT DO NOTHING";
+constexpr std::string_view kInsertBlock =
+    "INSERT INTO event_blocks (block_id, tenant_id, min_ts, max_ts, events, data) "
+    "VALUES (?, ?, ?, ?, ?, ?)";
 
-// The first event recorded under an idempotency key (the answer to a duplicate report).
-std::string FindEventByKeySql() {
-  return absl::StrCat("SELECT ", ToAbsl(kEventColumns), ToAbsl(kByKey));
-}
-
-constexpr std::string_view kInsertEvent =
-    "INSERT INTO events (event_id, ts, tenant_id, user_id, agent, key_id, request_id, "
-    "idempotency_key, provider, model, model_used, endpoint, input_tokens, output_tokens, "
-    "cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, input_cost, "
-    "output_cost, latency_ms, status, decision, estimated) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING";
+// The block holding the event recorded under a (tenant_id, idempotency_key).
+constexpr std::string_view kBlockByKey =
+    "SELECT b.data, b.events FROM event_keys k JOIN event_blocks b ON b.block_id = k.block_id "
+    "WHERE k.tenant_id = ? AND k.idempotency_key = ?";
 
 constexpr std::string_view kUpsertCounter =
     "INSERT INTO counters (limit_id, subject, window_start, amount, expires_at) "
@@ -162,6 +161,17 @@ absl::StatusOr<Limit> ReadLimit(const Stmt& s) {
   l.created_at = FromNanos(s.Int(14));
   l.updated_at = FromNanos(s.Int(15));
   return l;
+}
+
+// The records of an event_blocks row that holds `events` of them; DataLoss unless the
+// data decodes whole into exactly that many.
+absl::StatusOr<std::vector<JournalRecord>> DecodeBlock(std::string_view data, int64_t events) {
+  size_t valid = 0;
+  std::vector<JournalRecord> records = DecodeJournal(data, 0, &valid);
+  if (valid != data.size() || static_cast<int64_t>(records.size()) != events) {
+    return Corrupt("event block");
+  }
+  return records;
 }
 
 absl::StatusOr<UsageEvent> ReadEvent(const Stmt& s) {
@@ -310,12 +320,23 @@ absl::Status SqliteStore::Init() {
              {&ws_.savepoint, "SAVEPOINT entry"},
              {&ws_.release, "RELEASE entry"},
              {&ws_.rollback_to, "ROLLBACK TO entry"},
-             {&ws_.insert_event, kInsertEvent},
+             {&ws_.insert_id, kInsertId},
+             {&ws_.insert_key, kInsertKey},
+             {&ws_.delete_id, "DELETE FROM event_ids WHERE event_id = ?"},
+             {&ws_.insert_block, kInsertBlock},
              {&ws_.upsert_counter, kUpsertCounter},
              {&ws_.upsert_daily, kUpsertDaily},
              {&set_applied_, "UPDATE ledger_state SET applied_seq = ? WHERE id = 1"}}) {
       if (absl::Status s = prepare(*stmt, sql); !s.ok()) return s;
     }
+    {
+      absl::StatusOr<Stmt> max_block =
+          Stmt::Prepare(writer_.get(), "SELECT coalesce(max(block_id), 0) FROM event_blocks");
+      if (!max_block.ok()) return max_block.status();
+      if (absl::StatusOr<bool> row = max_block->Step(); !row.ok()) return row.status();
+      next_block_id_ = max_block->Int(0) + 1;
+    }
+    if (absl::Status s = MoveLegacyEvents(); !s.ok()) return s;
   }
   if (!in_memory) {
     if (absl::Status s = Recover(); !s.ok()) return s;
@@ -326,12 +347,11 @@ absl::Status SqliteStore::Init() {
     if (!db.ok()) return db.status();
     reader_ = *std::move(db);
     has_reader_ = true;
-    const std::string find_key_sql = absl::StrCat("SELECT 1", ToAbsl(kByKey));
-    const std::string find_event_sql = FindEventByKeySql();
     for (auto [stmt, sql] : std::initializer_list<std::pair<Stmt*, std::string_view>>{
-             {&find_key_, find_key_sql},
-             {&find_id_, "SELECT 1 FROM events WHERE event_id = ?"},
-             {&find_event_by_key_, find_event_sql}}) {
+             {&find_key_,
+              "SELECT 1 FROM event_keys WHERE tenant_id = ? AND idempotency_key = ?"},
+             {&find_id_, "SELECT 1 FROM event_ids WHERE event_id = ?"},
+             {&find_event_by_key_, kBlockByKey}}) {
       absl::StatusOr<Stmt> prepared = Stmt::Prepare(reader_.get(), sql, /*persistent=*/true);
       if (!prepared.ok()) return prepared.status();
       *stmt = *std::move(prepared);
@@ -477,26 +497,32 @@ auto SqliteStore::Read(F&& f) {
 
 template <typename... Args>
 absl::StatusOr<int> SqliteStore::Write(std::string_view sql, const Args&... args) {
-  // The applier may hold write_mu_ for a batch: out of the background until then.
+  return WithWriter([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::StatusOr<int> {
+    absl::StatusOr<Stmt> stmt = Stmt::Prepare(writer_.get(), sql);
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(args...);
+    if (absl::Status s = stmt->Run(); !s.ok()) return s;
+    return sqlite3_changes(writer_.get());
+  });
+}
+
+template <typename F>
+auto SqliteStore::WithWriter(F&& f) {
   bool raised = false;
   if (journaled_) {
     absl::MutexLock lock(&pending_mu_);
     raised = applier_in_background_;
     if (raised) PlaceApplier(/*raise=*/true);
   }
-  absl::StatusOr<int> changes = [&]() -> absl::StatusOr<int> {
+  auto result = [&] {
     absl::MutexLock lock(&write_mu_);
-    absl::StatusOr<Stmt> stmt = Stmt::Prepare(writer_.get(), sql);
-    if (!stmt.ok()) return stmt.status();
-    stmt->Bind(args...);
-    if (absl::Status s = stmt->Run(); !s.ok()) return s;
-    return sqlite3_changes(writer_.get());
+    return f();
   }();
   if (raised) {
     absl::MutexLock lock(&pending_mu_);
     PlaceApplier();
   }
-  return changes;
+  return result;
 }
 
 namespace {
@@ -816,13 +842,15 @@ void SqliteStore::WriteBatch(std::vector<Appending>& batch) {
   std::vector<absl::Status> results(batch.size());
   {
     absl::MutexLock lock(&write_mu_);
+    BlockBatch blocks;
     absl::Status batch_error = ws_.begin.Run();
     for (size_t i = 0; batch_error.ok() && i < batch.size(); ++i) {
       if (absl::Status s = ws_.savepoint.Run(); !s.ok()) {
         batch_error = s;
         break;
       }
-      absl::Status s = ApplyEntry(batch[i].entry);
+      BlockBatch::Block* block = nullptr;
+      absl::Status s = ApplyEntry(batch[i].entry, blocks, &block);
       if (!s.ok() && sqlite3_get_autocommit(writer_.get())) {
         // SQLite rolled the whole transaction back (I/O error, disk full): the batch
         // is lost, every entry fails.
@@ -832,10 +860,13 @@ void SqliteStore::WriteBatch(std::vector<Appending>& batch) {
       if (!s.ok()) {
         // Only this entry: undo its partial writes, keep the rest of the batch.
         if (absl::Status r = ws_.rollback_to.Run(); !r.ok()) batch_error = r;
+      } else {
+        AppendToBlock(*block, batch[i].entry);
       }
       if (absl::Status r = ws_.release.Run(); !r.ok() && batch_error.ok()) batch_error = r;
       results[i] = std::move(s);
     }
+    if (batch_error.ok()) batch_error = WriteBlocks(blocks);
     if (batch_error.ok()) batch_error = ws_.commit.Run();
     if (!batch_error.ok()) {
       writer_.RollbackIfOpen();
@@ -845,9 +876,11 @@ void SqliteStore::WriteBatch(std::vector<Appending>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
 }
 
-absl::Status SqliteStore::ApplyEntry(const LedgerEntry& entry) {
+absl::Status SqliteStore::ApplyEntry(const LedgerEntry& entry, BlockBatch& batch,
+                                     BlockBatch::Block** block) {
   const UsageEvent& e = entry.event;
-  if (absl::Status s = InsertEvent(e); !s.ok()) return s;
+  *block = &BlockFor(batch, e.tenant_id);
+  if (absl::Status s = InsertEventIndex(e, (*block)->block_id); !s.ok()) return s;
   for (const CounterDelta& c : entry.counters) {
     ws_.upsert_counter.BindBorrowed(c.limit_id, c.subject, c.window_start, c.amount,
                                     ToNanos(c.expires_at));
@@ -855,6 +888,109 @@ absl::Status SqliteStore::ApplyEntry(const LedgerEntry& entry) {
   }
   return UpsertDaily(DailyDate(entry), e.tenant_id, e.user_id, e.agent, e.provider,
                      DailyModel(e), e.usage, e.cost, 1);
+}
+
+SqliteStore::BlockBatch::Block& SqliteStore::BlockFor(BlockBatch& batch,
+                                                      std::string_view tenant_id) {
+  auto it = batch.by_tenant.find(ToAbsl(tenant_id));
+  if (it == batch.by_tenant.end()) {
+    it = batch.by_tenant.emplace(std::string(tenant_id), BlockBatch::Block{}).first;
+    // An id a failed transaction took is not given again: ids only need to be new.
+    it->second.block_id = next_block_id_++;
+  }
+  return it->second;
+}
+
+absl::Status SqliteStore::InsertEventIndex(const UsageEvent& e, int64_t block_id) {
+  const auto duplicate = [] { return absl::AlreadyExistsError("idempotency key already recorded"); };
+  ws_.insert_id.BindBorrowed(e.event_id, block_id);
+  if (absl::Status s = ws_.insert_id.Run(); !s.ok()) return s;
+  if (sqlite3_changes(writer_.get()) == 0) return duplicate();
+  if (e.idempotency_key.empty()) return absl::OkStatus();
+  ws_.insert_key.BindBorrowed(e.tenant_id, e.idempotency_key, block_id);
+  if (absl::Status s = ws_.insert_key.Run(); !s.ok()) return s;
+  if (sqlite3_changes(writer_.get()) == 0) {
+    ws_.delete_id.BindBorrowed(e.event_id);
+    if (absl::Status s = ws_.delete_id.Run(); !s.ok()) return s;
+    return duplicate();
+  }
+  return absl::OkStatus();
+}
+
+void SqliteStore::AppendToBlock(BlockBatch::Block& block, const LedgerEntry& entry) {
+  const int64_t ts = ToNanos(entry.event.ts);
+  block.min_ts = block.events == 0 ? ts : std::min(block.min_ts, ts);
+  block.max_ts = block.events == 0 ? ts : std::max(block.max_ts, ts);
+  ++block.events;
+  EncodeJournalRecord(static_cast<uint64_t>(block.events), entry, &block.data);
+}
+
+absl::Status SqliteStore::WriteBlocks(const BlockBatch& batch) {
+  for (const auto& [tenant_id, block] : batch.by_tenant) {
+    if (block.events == 0) continue;  // every event of it was a duplicate
+    ws_.insert_block.BindBorrowed(block.block_id, tenant_id, block.min_ts, block.max_ts,
+                                  block.events, Blob{block.data});
+    if (absl::Status s = ws_.insert_block.Run(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::MoveLegacyEvents() {
+  {
+    absl::StatusOr<Stmt> exists = Stmt::Prepare(
+        writer_.get(), "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'events'");
+    if (!exists.ok()) return exists.status();
+    absl::StatusOr<bool> row = exists->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::OkStatus();
+  }
+  // In chunks of one transaction each, a tenant's events in time order, so that its
+  // blocks cover short spans; the rows moved are deleted in the same transaction.
+  constexpr int kChunk = 10000;
+  for (;;) {
+    if (absl::Status s = ws_.begin.Run(); !s.ok()) return s;
+    absl::Status s;
+    int moved = 0;
+    {
+      absl::StatusOr<Stmt> select = Stmt::Prepare(
+          writer_.get(), absl::StrCat("SELECT ", ToAbsl(kEventColumns),
+                                      " FROM events ORDER BY tenant_id, ts LIMIT ", kChunk));
+      absl::StatusOr<Stmt> remove =
+          Stmt::Prepare(writer_.get(), "DELETE FROM events WHERE event_id = ?");
+      s = !select.ok() ? select.status() : remove.status();
+      std::vector<UsageEvent> events;
+      while (s.ok()) {
+        absl::StatusOr<bool> row = select->Step();
+        if (!row.ok() || !*row) {
+          s = row.status();
+          break;
+        }
+        absl::StatusOr<UsageEvent> e = ReadEvent(*select);
+        if (!e.ok()) {
+          s = e.status();
+          break;
+        }
+        events.push_back(*std::move(e));
+      }
+      if (s.ok()) select->Reset();
+      BlockBatch blocks;
+      for (size_t i = 0; s.ok() && i < events.size(); ++i) {
+        BlockBatch::Block& block = BlockFor(blocks, events[i].tenant_id);
+        s = InsertEventIndex(events[i], block.block_id);
+        if (s.ok()) s = remove->Bind(events[i].event_id).Run();
+        if (s.ok()) AppendToBlock(block, LedgerEntry{std::move(events[i]), {}, {}});
+      }
+      if (s.ok()) s = WriteBlocks(blocks);
+      moved = static_cast<int>(events.size());
+    }
+    if (s.ok() && moved == 0) s = writer_.Exec("DROP TABLE events");
+    if (s.ok()) s = ws_.commit.Run();
+    if (!s.ok()) {
+      writer_.RollbackIfOpen();
+      return absl::Status(s.code(), absl::StrCat("moving events into blocks: ", s.message()));
+    }
+    if (moved == 0) return absl::OkStatus();
+  }
 }
 
 absl::Status SqliteStore::UpsertDaily(std::string_view date, std::string_view tenant_id,
@@ -866,20 +1002,6 @@ absl::Status SqliteStore::UpsertDaily(std::string_view date, std::string_view te
                                 usage.cache_write_tokens, usage.reasoning_tokens,
                                 usage.total_tokens, cost.input, cost.output, requests);
   return ws_.upsert_daily.Run();
-}
-
-absl::Status SqliteStore::InsertEvent(const UsageEvent& e) {
-  ws_.insert_event.BindBorrowed(
-      e.event_id, ToNanos(e.ts), e.tenant_id, e.user_id, e.agent, e.key_id, e.request_id,
-      e.idempotency_key, e.provider, e.model, e.model_used, e.endpoint, e.usage.input_tokens,
-      e.usage.output_tokens, e.usage.cached_input_tokens, e.usage.cache_write_tokens,
-      e.usage.reasoning_tokens, e.usage.total_tokens, e.cost.input, e.cost.output, e.latency_ms,
-      ToString(e.status), ToString(e.decision), e.estimated);
-  if (absl::Status s = ws_.insert_event.Run(); !s.ok()) return s;
-  if (sqlite3_changes(writer_.get()) == 0) {
-    return absl::AlreadyExistsError("idempotency key already recorded");
-  }
-  return absl::OkStatus();
 }
 
 // --- Ledger: journal and applier.
@@ -934,15 +1056,13 @@ absl::StatusOr<SqliteStore::Recorded> SqliteStore::IsRecorded(const UsageEvent& 
 }
 
 absl::StatusOr<KeyFilter> SqliteStore::LoadKeyFilter(sqlite3* db) {
-  // Both reads use the partial index on (tenant_id, idempotency_key).
-  absl::StatusOr<Stmt> count =
-      Stmt::Prepare(db, "SELECT count(*) FROM events WHERE idempotency_key <> ''");
+  absl::StatusOr<Stmt> count = Stmt::Prepare(db, "SELECT count(*) FROM event_keys");
   if (!count.ok()) return count.status();
   if (absl::StatusOr<bool> row = count->Step(); !row.ok()) return row.status();
   // Room for as many new keys again before the filter first grows.
   KeyFilter filter(2 * static_cast<size_t>(count->Int(0)));
-  absl::StatusOr<Stmt> keys = Stmt::Prepare(
-      db, "SELECT tenant_id, idempotency_key FROM events WHERE idempotency_key <> ''");
+  absl::StatusOr<Stmt> keys =
+      Stmt::Prepare(db, "SELECT tenant_id, idempotency_key FROM event_keys");
   if (!keys.ok()) return keys.status();
   for (;;) {
     absl::StatusOr<bool> row = keys->Step();
@@ -990,7 +1110,7 @@ absl::Status SqliteStore::LoadRecordedSummary() {
   if (!keys.ok()) return keys.status();
   recorded_keys_ = *std::move(keys);
   keys_at_build_ = recorded_keys_.size();
-  absl::StatusOr<Stmt> max_id = Stmt::Prepare(reader_.get(), "SELECT max(event_id) FROM events");
+  absl::StatusOr<Stmt> max_id = Stmt::Prepare(reader_.get(), "SELECT max(event_id) FROM event_ids");
   if (!max_id.ok()) return max_id.status();
   absl::StatusOr<bool> row = max_id->Step();
   if (!row.ok()) return row.status();
@@ -1267,17 +1387,20 @@ absl::Status SqliteStore::ApplyJournaled(const std::vector<const Journaled*>& en
   absl::flat_hash_map<CounterKey, CounterSum> counters;
   absl::flat_hash_map<DailyKey, DailySum> daily;
   absl::MutexLock lock(&write_mu_);
+  BlockBatch blocks;
   absl::Status s = ws_.begin.Run();
   for (size_t i = 0; s.ok() && i < entries.size(); ++i) {
     const LedgerEntry& entry = entries[i]->entry;
-    s = InsertEvent(entry.event);
-    // Already present (a replay of an applied entry): skipped with its counters. The
-    // failing statement was the event insert, so nothing of it is written.
-    if (absl::IsAlreadyExists(s) && !sqlite3_get_autocommit(writer_.get())) {
+    BlockBatch::Block& block = BlockFor(blocks, entry.event.tenant_id);
+    s = InsertEventIndex(entry.event, block.block_id);
+    // Already present (a replay of an applied entry): skipped with its counters, and
+    // nothing of it is written.
+    if (absl::IsAlreadyExists(s)) {
       s = absl::OkStatus();
       continue;
     }
     if (!s.ok()) break;
+    AppendToBlock(block, entry);
     for (const CounterDelta& c : entry.counters) {
       CounterSum& sum = counters[CounterKey(c.limit_id, c.subject, c.window_start)];
       sum.amount += c.amount;
@@ -1302,6 +1425,7 @@ absl::Status SqliteStore::ApplyJournaled(const std::vector<const Journaled*>& en
     s = UpsertDaily(date, tenant_id, user_id, agent, provider, model, d.usage, d.cost,
                     d.requests);
   }
+  if (s.ok()) s = WriteBlocks(blocks);
   if (s.ok()) {
     set_applied_.Bind(static_cast<int64_t>(entries.back()->seq));
     s = set_applied_.Run();
@@ -1357,7 +1481,7 @@ absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventInSqlite(
     // it costs more than the lookup). An in-memory store reads on its writer.
     Stmt prepared;
     if (db != reader_.get()) {
-      absl::StatusOr<Stmt> p = Stmt::Prepare(db, FindEventByKeySql());
+      absl::StatusOr<Stmt> p = Stmt::Prepare(db, kBlockByKey);
       if (!p.ok()) return p.status();
       prepared = *std::move(p);
     }
@@ -1368,11 +1492,18 @@ absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventInSqlite(
     if (!row.ok()) {
       found = row.status();
     } else if (*row) {
-      absl::StatusOr<UsageEvent> e = ReadEvent(s);
-      if (e.ok()) {
-        found = std::optional<UsageEvent>(*std::move(e));
+      absl::StatusOr<std::vector<JournalRecord>> records = DecodeBlock(s.BlobView(0), s.Int(1));
+      if (!records.ok()) {
+        found = records.status();
       } else {
-        found = e.status();
+        for (JournalRecord& r : *records) {
+          if (r.entry.event.tenant_id == tenant_id &&
+              r.entry.event.idempotency_key == idempotency_key) {
+            found = std::optional<UsageEvent>(std::move(r.entry.event));
+            break;
+          }
+        }
+        if (!found->has_value()) found = Corrupt("event block (a key's event is missing)");
       }
     }
     s.Reset();  // ends the statement's read of the database
@@ -1383,35 +1514,68 @@ absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventInSqlite(
 absl::StatusOr<EventPage> SqliteStore::ListEvents(const EventFilter& f) {
   if (absl::Status s = ValidateFilter(f); !s.ok()) return s;
   if (absl::Status s = WaitApplied(); !s.ok()) return s;
-  std::string sql = absl::StrCat("SELECT ", ToAbsl(kEventColumns), " FROM events WHERE 1");
-  std::vector<Param> params;
-  auto where = [&](std::string_view clause, auto... values) {
-    absl::StrAppend(&sql, " AND ", ToAbsl(clause));
-    (params.emplace_back(values), ...);
-  };
-  if (!f.tenant_id.empty()) where("tenant_id = ?", f.tenant_id);
-  if (!f.user_id.empty()) where("user_id = ?", f.user_id);
-  if (!f.agent.empty()) where("agent = ?", f.agent);
-  if (!f.model.empty()) where("(model = ? OR model_used = ?)", f.model, f.model);
-  if (f.from) where("ts >= ?", ToNanos(*f.from));
-  if (f.to) where("ts < ?", ToNanos(*f.to));
+  std::optional<CursorKey> cursor;
   if (!f.cursor.empty()) {
     absl::StatusOr<CursorKey> key = DecodeCursor(f.cursor);
     if (!key.ok()) return key.status();
-    where("(ts < ? OR (ts = ? AND event_id < ?))", key->ts_nanos, key->ts_nanos,
-          std::move(key->event_id));
+    cursor = *std::move(key);
   }
-  absl::StrAppend(&sql, " ORDER BY ts DESC, event_id DESC LIMIT ?");
-  params.emplace_back(int64_t{f.limit} + 1);  // one more: is there a next page?
+  // The blocks that may hold a match, newest last event first.
+  std::string sql = "SELECT data, events, max_ts FROM event_blocks WHERE 1";
+  std::vector<Param> params;
+  auto where = [&](std::string_view clause, auto value) {
+    absl::StrAppend(&sql, " AND ", ToAbsl(clause));
+    params.emplace_back(value);
+  };
+  if (!f.tenant_id.empty()) where("tenant_id = ?", f.tenant_id);
+  if (f.from) where("max_ts >= ?", ToNanos(*f.from));
+  if (f.to) where("min_ts < ?", ToNanos(*f.to));
+  if (cursor) where("min_ts <= ?", cursor->ts_nanos);
+  absl::StrAppend(&sql, " ORDER BY max_ts DESC");
 
+  auto matches = [&](const UsageEvent& e) {
+    const int64_t ts = ToNanos(e.ts);
+    return (f.tenant_id.empty() || e.tenant_id == f.tenant_id) &&
+           (f.user_id.empty() || e.user_id == f.user_id) &&
+           (f.agent.empty() || e.agent == f.agent) &&
+           (f.model.empty() || e.model == f.model || e.model_used == f.model) &&
+           (!f.from || ts >= ToNanos(*f.from)) && (!f.to || ts < ToNanos(*f.to)) &&
+           (!cursor || ts < cursor->ts_nanos ||
+            (ts == cursor->ts_nanos && e.event_id < cursor->event_id));
+  };
+  // Newest first: (ts, event_id) descending. `kept` is a heap whose top is the oldest
+  // of the limit + 1 newest matches so far (one more: is there a next page?).
+  auto newer = [](const UsageEvent& a, const UsageEvent& b) {
+    return std::tie(a.ts, a.event_id) > std::tie(b.ts, b.event_id);
+  };
+  const size_t want = static_cast<size_t>(f.limit) + 1;
   return Read([&](sqlite3* db) -> absl::StatusOr<EventPage> {
     absl::StatusOr<Stmt> s = Stmt::Prepare(db, sql);
     if (!s.ok()) return s.status();
     BindParams(*s, params);
-    absl::StatusOr<std::vector<UsageEvent>> events = Collect<UsageEvent>(*s, ReadEvent);
-    if (!events.ok()) return events.status();
+    std::vector<UsageEvent> kept;
+    for (;;) {
+      absl::StatusOr<bool> row = s->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      // Every event of this block and of the blocks after it is at or before max_ts.
+      if (kept.size() == want && s->Int(2) < ToNanos(kept.front().ts)) break;
+      absl::StatusOr<std::vector<JournalRecord>> records = DecodeBlock(s->BlobView(0), s->Int(1));
+      if (!records.ok()) return records.status();
+      for (JournalRecord& r : *records) {
+        UsageEvent& e = r.entry.event;
+        if (!matches(e) || (kept.size() == want && !newer(e, kept.front()))) continue;
+        kept.push_back(std::move(e));
+        std::push_heap(kept.begin(), kept.end(), newer);
+        if (kept.size() > want) {
+          std::pop_heap(kept.begin(), kept.end(), newer);
+          kept.pop_back();
+        }
+      }
+    }
+    std::sort(kept.begin(), kept.end(), newer);
     EventPage page;
-    page.events = *std::move(events);
+    page.events = std::move(kept);
     if (page.events.size() > static_cast<size_t>(f.limit)) {
       page.events.resize(f.limit);
       const UsageEvent& last = page.events.back();
@@ -1488,18 +1652,25 @@ absl::StatusOr<std::vector<CounterDelta>> SqliteStore::LoadCounters(absl::Time n
 
 absl::StatusOr<int64_t> SqliteStore::Sweep(absl::Time before, absl::Time now) {
   if (absl::Status s = WaitApplied(); !s.ok()) return s;
-  // In chunks, releasing the write connection between them so that group commits are
-  // not held up behind a large delete.
-  constexpr int64_t kChunk = 5000;
+  // A few blocks per transaction, releasing the write connection between them so that
+  // group commits are not held up behind a large delete.
+  constexpr int kChunk = 64;
   int64_t deleted = 0;
   for (;;) {
-    absl::StatusOr<int> n =
-        Write("DELETE FROM events WHERE event_id IN "
-              "(SELECT event_id FROM events WHERE ts < ? LIMIT ?)",
-              ToNanos(before), kChunk);
-    if (!n.ok()) return n.status();
-    deleted += *n;
-    if (*n < kChunk) break;
+    absl::StatusOr<std::pair<int, int64_t>> step =
+        WithWriter([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::StatusOr<std::pair<int, int64_t>> {
+          if (absl::Status s = ws_.begin.Run(); !s.ok()) return s;
+          absl::StatusOr<std::pair<int, int64_t>> r = SweepBlocks(ToNanos(before), kChunk);
+          absl::Status s = r.ok() ? ws_.commit.Run() : r.status();
+          if (!s.ok()) {
+            writer_.RollbackIfOpen();
+            return s;
+          }
+          return r;
+        });
+    if (!step.ok()) return step.status();
+    deleted += step->second;
+    if (step->first < kChunk) break;
   }
   absl::StatusOr<int> n = Write("DELETE FROM counters WHERE expires_at <= ?", ToNanos(now));
   if (!n.ok()) return n.status();
@@ -1512,6 +1683,69 @@ absl::StatusOr<int64_t> SqliteStore::Sweep(absl::Time before, absl::Time now) {
     }
   }
   return deleted;
+}
+
+absl::StatusOr<std::pair<int, int64_t>> SqliteStore::SweepBlocks(int64_t before_nanos,
+                                                                  int max_blocks) {
+  struct Found {
+    int64_t block_id;
+    std::vector<JournalRecord> records;
+  };
+  std::vector<Found> found;
+  {
+    absl::StatusOr<Stmt> select = Stmt::Prepare(
+        writer_.get(),
+        "SELECT block_id, data, events FROM event_blocks WHERE min_ts < ? ORDER BY min_ts "
+        "LIMIT ?");
+    if (!select.ok()) return select.status();
+    select->Bind(before_nanos, max_blocks);
+    for (;;) {
+      absl::StatusOr<bool> row = select->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      absl::StatusOr<std::vector<JournalRecord>> records =
+          DecodeBlock(select->BlobView(1), select->Int(2));
+      if (!records.ok()) return records.status();
+      found.push_back(Found{select->Int(0), *std::move(records)});
+    }
+  }
+  absl::StatusOr<Stmt> delete_id =
+      Stmt::Prepare(writer_.get(), "DELETE FROM event_ids WHERE event_id = ?");
+  absl::StatusOr<Stmt> delete_key = Stmt::Prepare(
+      writer_.get(), "DELETE FROM event_keys WHERE tenant_id = ? AND idempotency_key = ?");
+  absl::StatusOr<Stmt> delete_block =
+      Stmt::Prepare(writer_.get(), "DELETE FROM event_blocks WHERE block_id = ?");
+  absl::StatusOr<Stmt> rewrite_block = Stmt::Prepare(
+      writer_.get(),
+      "UPDATE event_blocks SET min_ts = ?, max_ts = ?, events = ?, data = ? WHERE block_id = ?");
+  for (auto* st : {&delete_id, &delete_key, &delete_block, &rewrite_block}) {
+    if (!st->ok()) return st->status();
+  }
+  int64_t deleted = 0;
+  for (Found& block : found) {
+    BlockBatch::Block kept;
+    for (JournalRecord& r : block.records) {
+      const UsageEvent& e = r.entry.event;
+      if (ToNanos(e.ts) >= before_nanos) {
+        AppendToBlock(kept, r.entry);
+        continue;
+      }
+      if (absl::Status s = delete_id->Bind(e.event_id).Run(); !s.ok()) return s;
+      if (!e.idempotency_key.empty()) {
+        if (absl::Status s = delete_key->Bind(e.tenant_id, e.idempotency_key).Run(); !s.ok()) {
+          return s;
+        }
+      }
+      ++deleted;
+    }
+    absl::Status s = kept.events == 0
+                         ? delete_block->Bind(block.block_id).Run()
+                         : rewrite_block->Bind(kept.min_ts, kept.max_ts, kept.events,
+                                               Blob{kept.data}, block.block_id)
+                               .Run();
+    if (!s.ok()) return s;
+  }
+  return std::make_pair(static_cast<int>(found.size()), deleted);
 }
 
 absl::Status SqliteStore::Ping() {

@@ -109,7 +109,20 @@ class SqliteStore final : public Store {
   // Statements of the write path, prepared once.
   struct WriteStatements {
     Stmt begin, commit, savepoint, release, rollback_to;
-    Stmt insert_event, upsert_counter, upsert_daily;
+    Stmt insert_id, insert_key, delete_id, insert_block, upsert_counter, upsert_daily;
+  };
+
+  // The events of one write transaction, per tenant, until WriteBlocks makes each
+  // tenant's a row of event_blocks (docs/storage.md, "Events in blocks").
+  struct BlockBatch {
+    struct Block {
+      int64_t block_id = 0;
+      int64_t min_ts = 0;
+      int64_t max_ts = 0;
+      int64_t events = 0;
+      std::string data;  // journal records with sequence numbers 1..events
+    };
+    absl::flat_hash_map<std::string, Block> by_tenant;
   };
 
   // A journaled entry waiting to be applied.
@@ -207,10 +220,24 @@ class SqliteStore final : public Store {
 
   void WriterLoop();
   void WriteBatch(std::vector<Appending>& batch);
-  // Writes one entry inside the open transaction. AlreadyExists for a duplicate.
-  absl::Status ApplyEntry(const LedgerEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // The event insert of ApplyEntry alone. AlreadyExists for a duplicate.
-  absl::Status InsertEvent(const UsageEvent& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Writes one entry's rows inside the open transaction (its event goes into *block,
+  // which the caller appends it to once the entry is kept). AlreadyExists for a
+  // duplicate.
+  absl::Status ApplyEntry(const LedgerEntry& entry, BlockBatch& batch,
+                          BlockBatch::Block** block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The block of `tenant_id` in `batch`, with a new block id if it had none.
+  BlockBatch::Block& BlockFor(BlockBatch& batch, std::string_view tenant_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Records e's id and idempotency key as in `block_id`. AlreadyExists, with nothing
+  // written, when either is recorded.
+  absl::Status InsertEventIndex(const UsageEvent& e, int64_t block_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  static void AppendToBlock(BlockBatch::Block& block, const LedgerEntry& entry);
+  // One event_blocks row per non-empty block of `batch`.
+  absl::Status WriteBlocks(const BlockBatch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Moves the rows of the events table of schema version 2, if any, into blocks, then
+  // drops that table. Runs in Init, before any thread.
+  absl::Status MoveLegacyEvents() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Adds `requests` events' usage and cost to the daily row of the key given.
   absl::Status UpsertDaily(std::string_view date, std::string_view tenant_id,
                            std::string_view user_id, std::string_view agent,
@@ -232,6 +259,15 @@ class SqliteStore final : public Store {
   template <typename... Args>
   absl::StatusOr<int> Write(std::string_view sql, const Args&... args)
       ABSL_LOCKS_EXCLUDED(pending_mu_);
+  // Runs `f()` holding write_mu_, with the applier out of the background meanwhile (it
+  // may hold write_mu_ for a batch).
+  template <typename F>
+  auto WithWriter(F&& f) ABSL_LOCKS_EXCLUDED(pending_mu_);
+  // One step of Sweep, in one transaction: up to `max_blocks` blocks holding events
+  // older than `before_nanos` lose them (and their ids and keys); a block left empty
+  // goes. Returns {blocks seen, events deleted}.
+  absl::StatusOr<std::pair<int, int64_t>> SweepBlocks(int64_t before_nanos, int max_blocks)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   static int CommitHook(void* self);
 
@@ -242,6 +278,7 @@ class SqliteStore final : public Store {
   absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(queue_mu_);
   Db writer_ ABSL_GUARDED_BY(write_mu_);
   WriteStatements ws_ ABSL_GUARDED_BY(write_mu_);
+  int64_t next_block_id_ ABSL_GUARDED_BY(write_mu_) = 1;
 
   absl::Mutex read_mu_;
   Db reader_ ABSL_GUARDED_BY(read_mu_);  // empty for ":memory:"

@@ -157,6 +157,46 @@ TEST_F(SqliteStoreTest, OpeningMigratesToTheLatestVersionInWalMode) {
   EXPECT_EQ(mode->Text(0), "wal");
 }
 
+// Schema 3 keeps events in blocks; a file of schema 2 still has them as rows of
+// `events`, which opening moves into blocks (ids, keys and all) and then drops.
+TEST_F(SqliteStoreTest, OpeningMovesTheEventRowsOfSchemaTwoIntoBlocks) {
+  ASSERT_TRUE(MigrateSqlite(Path()).ok());
+  {
+    Db raw = Raw();
+    for (int i = 0; i < 25; ++i) {
+      const std::string sql = absl::StrFormat(
+          "INSERT INTO events VALUES ('evt_old%02d', %d, '%s', 'alice', '', 'key_1', 'req', "
+          "'%s', 'openai', 'gpt-4o', 'gpt-4o', '/v1/chat/completions', 10, 5, 0, 0, 0, 15, "
+          "100, 50, 7, 'ok', 'allow', 0)",
+          i, absl::ToUnixNanos(kT0) + i * 1000, i % 2 == 0 ? "acme" : "beta",
+          i % 5 == 0 ? absl::StrCat("key", i) : "");
+      ASSERT_TRUE(raw.Exec(sql.c_str()).ok()) << sql;
+    }
+  }
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  EventFilter all;
+  all.limit = 1000;
+  absl::StatusOr<EventPage> page = store->ListEvents(all);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page->events, SizeIs(25));
+  EXPECT_EQ(page->events.front().event_id, "evt_old24");  // newest first
+  EXPECT_EQ(page->events.front().usage.total_tokens, 15);
+  EXPECT_EQ(page->events.front().cost.output, 50);
+  all.tenant_id = "beta";
+  EXPECT_THAT(store->ListEvents(all)->events, SizeIs(12));
+  absl::StatusOr<std::optional<UsageEvent>> found = store->FindEventByIdempotencyKey("acme", "key10");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->event_id, "evt_old10");
+  // A report retried under a moved key is still a duplicate.
+  LedgerEntry again = MakeEntry("acme", "key10", 1, kT0);
+  EXPECT_EQ(store->AppendSync(std::move(again)).code(), absl::StatusCode::kAlreadyExists);
+  Db raw = Raw();
+  EXPECT_EQ(QueryInt(raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'events'"), 0);
+  EXPECT_EQ(QueryInt(raw, "SELECT count(*) FROM event_ids"), 25);
+  EXPECT_EQ(QueryInt(raw, "SELECT count(*) FROM event_keys"), 5);
+}
+
 TEST_F(SqliteStoreTest, ANewerSchemaIsRefused) {
   ASSERT_TRUE(MigrateSqlite(Path()).ok());
   {
@@ -386,14 +426,14 @@ TEST_F(SqliteStoreTest, AcknowledgedButUnappliedEntriesAreReplayedOnOpen) {
   ASSERT_FALSE(JournalFiles(Path()).empty());
   {
     Db raw = Raw();
-    EXPECT_EQ(QueryInt(raw, "SELECT count(*) FROM events"), 0);
+    EXPECT_EQ(QueryInt(raw, "SELECT count(*) FROM event_ids"), 0);
   }
   std::unique_ptr<Store> store = Open();
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(JournalFiles(Path()).size() <= 1);  // the replayed files are gone
   {
     Db raw = Raw();
-    EXPECT_EQ(QueryInt(raw, "SELECT count(*) FROM events"), 20);  // applied at open
+    EXPECT_EQ(QueryInt(raw, "SELECT count(*) FROM event_ids"), 20);  // applied at open
   }
   EventFilter all;
   all.limit = 1000;
@@ -723,7 +763,7 @@ TEST_F(SqliteStoreTest, ClosingAppliesEverythingAndRemovesTheJournal) {
   EXPECT_EQ(ok.load(), kEntries);
   EXPECT_THAT(JournalFiles(Path()), ::testing::IsEmpty());
   Db raw = Raw();
-  EXPECT_EQ(QueryInt(raw, "SELECT count(*) FROM events"), kEntries);
+  EXPECT_EQ(QueryInt(raw, "SELECT count(*) FROM event_ids"), kEntries);
   EXPECT_EQ(QueryInt(raw, "SELECT amount FROM counters"), kEntries);
   EXPECT_EQ(QueryInt(raw, "SELECT applied_seq FROM ledger_state"), kEntries);
 }
