@@ -641,7 +641,9 @@ TYPED_TEST(StoreTest, ListingAndSweepMatchTheEventsWhateverOrderTheyArrivedIn) {
         s.FindEventByIdempotencyKey(e.tenant_id, e.idempotency_key);
     ASSERT_TRUE(found.ok()) << found.status();
     EXPECT_EQ(found->has_value(), e.ts >= cut) << e.event_id;
-    if (found->has_value()) EXPECT_EQ((*found)->event_id, e.event_id);
+    if (found->has_value()) {
+      EXPECT_EQ((*found)->event_id, e.event_id);
+    }
   }
 }
 

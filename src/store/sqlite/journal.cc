@@ -87,10 +87,11 @@ struct Reader {
     pos += 4;
     return v;
   }
-  std::string Str() {
+  std::string Str() { return std::string(View()); }
+  std::string_view View() {
     uint32_t n = U32();
     if (!Need(n)) return {};
-    std::string s(data.substr(pos, n));
+    std::string_view s = data.substr(pos, n);
     pos += n;
     return s;
   }
@@ -137,6 +138,33 @@ void EncodeJournalRecord(uint64_t seq, const LedgerEntry& entry, std::string* ou
     (*out)[start + i] = static_cast<char>(length >> (8 * i));
     (*out)[start + 4 + i] = static_cast<char>(crc >> (8 * i));
   }
+}
+
+std::vector<JournalHead> ReadJournalHeads(std::string_view data, size_t* valid_bytes) {
+  std::vector<JournalHead> heads;
+  size_t pos = 0;
+  while (data.size() - pos >= kHeaderBytes) {
+    const uint32_t length = GetU32(data.data() + pos);
+    if (length > kMaxPayload || data.size() - pos - kHeaderBytes < length) break;
+    // No checksum here: a head only selects; DecodeJournal checks the records kept.
+    std::string_view payload = data.substr(pos + kHeaderBytes, length);
+    Reader r{payload};
+    JournalHead h;
+    r.U64();  // seq
+    std::string_view ignored;
+    for (std::string_view* v : {&h.event_id, &h.tenant_id, &h.user_id, &h.agent, &ignored,
+                                &ignored, &ignored, &ignored, &h.model, &h.model_used, &ignored,
+                                &ignored}) {
+      *v = r.View();
+    }
+    h.ts_nanos = r.I64();
+    if (!r.ok) break;
+    h.record = data.substr(pos, kHeaderBytes + length);
+    heads.push_back(h);
+    pos += kHeaderBytes + length;
+  }
+  if (valid_bytes != nullptr) *valid_bytes = pos;
+  return heads;
 }
 
 std::vector<JournalRecord> DecodeJournal(std::string_view data, uint64_t after,

@@ -43,6 +43,20 @@ void EncodeJournalRecord(uint64_t seq, const LedgerEntry& entry, std::string* ou
 std::vector<JournalRecord> DecodeJournal(std::string_view data, uint64_t after,
                                          size_t* valid_bytes = nullptr);
 
+// A record's bytes and the fields a listing filters and orders on, as views into the
+// data it was read from (valid while that is).
+struct JournalHead {
+  std::string_view record;  // header included: DecodeJournal(record, 0) decodes it
+  std::string_view event_id, tenant_id, user_id, agent, model, model_used;
+  int64_t ts_nanos = 0;
+};
+
+// The heads of the records at the start of `data`, without decoding the rest of each
+// record or checking its checksum: a listing selects by head and decodes (and checks)
+// only the records it keeps. The list ends at a record cut short. *valid_bytes (when not null)
+// receives the length of the prefix read.
+std::vector<JournalHead> ReadJournalHeads(std::string_view data, size_t* valid_bytes = nullptr);
+
 // Journal files of the database at `db_path`, as (generation, path), oldest first.
 std::vector<std::pair<uint64_t, std::string>> ListJournalFiles(const std::string& db_path);
 std::string JournalFilePath(const std::string& db_path, uint64_t generation);

@@ -46,6 +46,37 @@ TEST(JournalTest, RecordsRoundTripEveryField) {
   EXPECT_EQ(got.counters[1].expires_at, kT0);
 }
 
+TEST(JournalTest, HeadsViewTheFilteredFieldsAndEachRecordDecodesAlone) {
+  std::string data;
+  std::vector<LedgerEntry> entries;
+  for (int i = 1; i <= 3; ++i) {
+    entries.push_back(MakeEntry(absl::StrCat("t", i), "", i, kT0 + absl::Seconds(i),
+                                absl::StrCat("user", i)));
+    EncodeJournalRecord(i, entries.back(), &data);
+  }
+  size_t valid = 0;
+  std::vector<JournalHead> heads = ReadJournalHeads(data, &valid);
+  EXPECT_EQ(valid, data.size());
+  ASSERT_EQ(heads.size(), 3u);
+  for (size_t i = 0; i < heads.size(); ++i) {
+    const UsageEvent& e = entries[i].event;
+    EXPECT_EQ(heads[i].event_id, e.event_id);
+    EXPECT_EQ(heads[i].tenant_id, e.tenant_id);
+    EXPECT_EQ(heads[i].user_id, e.user_id);
+    EXPECT_EQ(heads[i].agent, e.agent);
+    EXPECT_EQ(heads[i].model, e.model);
+    EXPECT_EQ(heads[i].model_used, e.model_used);
+    EXPECT_EQ(heads[i].ts_nanos, absl::ToUnixNanos(e.ts));
+    std::vector<JournalRecord> alone = DecodeJournal(heads[i].record, 0);
+    ASSERT_EQ(alone.size(), 1u);
+    EXPECT_EQ(alone[0].entry.event.event_id, e.event_id);
+  }
+  // Cut short inside the last record: two heads, and the bytes they cover.
+  heads = ReadJournalHeads(std::string_view(data).substr(0, data.size() - 5), &valid);
+  EXPECT_EQ(heads.size(), 2u);
+  EXPECT_EQ(valid, heads[0].record.size() + heads[1].record.size());
+}
+
 TEST(JournalTest, ATornTailAtAnyOffsetKeepsExactlyTheWholeRecords) {
   std::string data;
   std::vector<size_t> ends;

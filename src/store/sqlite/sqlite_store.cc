@@ -1533,20 +1533,24 @@ absl::StatusOr<EventPage> SqliteStore::ListEvents(const EventFilter& f) {
   if (cursor) where("min_ts <= ?", cursor->ts_nanos);
   absl::StrAppend(&sql, " ORDER BY max_ts DESC");
 
-  auto matches = [&](const UsageEvent& e) {
-    const int64_t ts = ToNanos(e.ts);
-    return (f.tenant_id.empty() || e.tenant_id == f.tenant_id) &&
-           (f.user_id.empty() || e.user_id == f.user_id) &&
-           (f.agent.empty() || e.agent == f.agent) &&
-           (f.model.empty() || e.model == f.model || e.model_used == f.model) &&
-           (!f.from || ts >= ToNanos(*f.from)) && (!f.to || ts < ToNanos(*f.to)) &&
-           (!cursor || ts < cursor->ts_nanos ||
-            (ts == cursor->ts_nanos && e.event_id < cursor->event_id));
+  // Filters on the record's head, without decoding the rest of it.
+  auto matches = [&](const JournalHead& h) {
+    return (f.tenant_id.empty() || h.tenant_id == f.tenant_id) &&
+           (f.user_id.empty() || h.user_id == f.user_id) &&
+           (f.agent.empty() || h.agent == f.agent) &&
+           (f.model.empty() || h.model == f.model || h.model_used == f.model) &&
+           (!f.from || h.ts_nanos >= ToNanos(*f.from)) && (!f.to || h.ts_nanos < ToNanos(*f.to)) &&
+           (!cursor || h.ts_nanos < cursor->ts_nanos ||
+            (h.ts_nanos == cursor->ts_nanos && h.event_id < cursor->event_id));
   };
   // Newest first: (ts, event_id) descending. `kept` is a heap whose top is the oldest
   // of the limit + 1 newest matches so far (one more: is there a next page?).
   auto newer = [](const UsageEvent& a, const UsageEvent& b) {
     return std::tie(a.ts, a.event_id) > std::tie(b.ts, b.event_id);
+  };
+  auto head_newer = [](const JournalHead& h, const UsageEvent& e) {
+    const int64_t ts = ToNanos(e.ts);
+    return h.ts_nanos > ts || (h.ts_nanos == ts && h.event_id > e.event_id);
   };
   const size_t want = static_cast<size_t>(f.limit) + 1;
   return Read([&](sqlite3* db) -> absl::StatusOr<EventPage> {
@@ -1560,12 +1564,17 @@ absl::StatusOr<EventPage> SqliteStore::ListEvents(const EventFilter& f) {
       if (!*row) break;
       // Every event of this block and of the blocks after it is at or before max_ts.
       if (kept.size() == want && s->Int(2) < ToNanos(kept.front().ts)) break;
-      absl::StatusOr<std::vector<JournalRecord>> records = DecodeBlock(s->BlobView(0), s->Int(1));
-      if (!records.ok()) return records.status();
-      for (JournalRecord& r : *records) {
-        UsageEvent& e = r.entry.event;
-        if (!matches(e) || (kept.size() == want && !newer(e, kept.front()))) continue;
-        kept.push_back(std::move(e));
+      const std::string_view data = s->BlobView(0);
+      size_t valid = 0;
+      const std::vector<JournalHead> heads = ReadJournalHeads(data, &valid);
+      if (valid != data.size() || static_cast<int64_t>(heads.size()) != s->Int(1)) {
+        return Corrupt("event block");
+      }
+      for (const JournalHead& h : heads) {
+        if (!matches(h) || (kept.size() == want && !head_newer(h, kept.front()))) continue;
+        std::vector<JournalRecord> record = DecodeJournal(h.record, 0);
+        if (record.size() != 1) return Corrupt("event block");
+        kept.push_back(std::move(record[0].entry.event));
         std::push_heap(kept.begin(), kept.end(), newer);
         if (kept.size() > want) {
           std::pop_heap(kept.begin(), kept.end(), newer);
