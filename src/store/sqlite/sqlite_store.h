@@ -225,7 +225,8 @@ class SqliteStore final : public Store {
   // duplicate.
   absl::Status ApplyEntry(const LedgerEntry& entry, BlockBatch& batch,
                           BlockBatch::Block** block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // The block of `tenant_id` in `batch`, with a new block id if it had none.
+  // The block of `tenant_id` in `batch`, with a new block id if it had none. The
+  // reference holds until the next call (the map may grow then).
   BlockBatch::Block& BlockFor(BlockBatch& batch, std::string_view tenant_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Records e's id and idempotency key as in `block_id`. AlreadyExists, with nothing
