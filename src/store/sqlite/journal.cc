@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -87,7 +88,6 @@ struct Reader {
     pos += 4;
     return v;
   }
-  std::string Str() { return std::string(View()); }
   std::string_view View() {
     uint32_t n = U32();
     if (!Need(n)) return {};
@@ -140,28 +140,45 @@ void EncodeJournalRecord(uint64_t seq, const LedgerEntry& entry, std::string* ou
   }
 }
 
+namespace {
+
+// The record at data[pos] if its header and payload are there whole (the checksum is
+// not checked): {record, payload}.
+std::optional<std::pair<std::string_view, std::string_view>> RecordAt(std::string_view data,
+                                                                      size_t pos) {
+  if (data.size() - pos < kHeaderBytes) return std::nullopt;
+  const uint32_t length = GetU32(data.data() + pos);
+  if (length > kMaxPayload || data.size() - pos - kHeaderBytes < length) return std::nullopt;
+  return std::make_pair(data.substr(pos, kHeaderBytes + length),
+                        data.substr(pos + kHeaderBytes, length));
+}
+
+// Reads a payload's sequence number, strings and time into *h, in EncodeJournalRecord's
+// order.
+void ReadHead(Reader& r, JournalHead* h) {
+  h->seq = r.U64();
+  for (std::string_view* v : {&h->event_id, &h->tenant_id, &h->user_id, &h->agent, &h->key_id,
+                              &h->request_id, &h->idempotency_key, &h->provider, &h->model,
+                              &h->model_used, &h->endpoint, &h->date}) {
+    *v = r.View();
+  }
+  h->ts_nanos = r.I64();
+}
+
+}  // namespace
+
 std::vector<JournalHead> ReadJournalHeads(std::string_view data, size_t* valid_bytes) {
   std::vector<JournalHead> heads;
   size_t pos = 0;
-  while (data.size() - pos >= kHeaderBytes) {
-    const uint32_t length = GetU32(data.data() + pos);
-    if (length > kMaxPayload || data.size() - pos - kHeaderBytes < length) break;
-    // No checksum here: a head only selects; DecodeJournal checks the records kept.
-    std::string_view payload = data.substr(pos + kHeaderBytes, length);
-    Reader r{payload};
+  // No checksum here: a head only selects; DecodeJournal checks the records kept.
+  while (auto found = RecordAt(data, pos)) {
+    Reader r{found->second};
     JournalHead h;
-    r.U64();  // seq
-    std::string_view ignored;
-    for (std::string_view* v : {&h.event_id, &h.tenant_id, &h.user_id, &h.agent, &ignored,
-                                &ignored, &ignored, &ignored, &h.model, &h.model_used, &ignored,
-                                &ignored}) {
-      *v = r.View();
-    }
-    h.ts_nanos = r.I64();
+    ReadHead(r, &h);
     if (!r.ok) break;
-    h.record = data.substr(pos, kHeaderBytes + length);
+    h.record = found->first;
     heads.push_back(h);
-    pos += kHeaderBytes + length;
+    pos += found->first.size();
   }
   if (valid_bytes != nullptr) *valid_bytes = pos;
   return heads;
@@ -173,22 +190,28 @@ std::vector<JournalRecord> DecodeJournal(std::string_view data, uint64_t after,
   size_t pos = 0;
   uint64_t last_seq = 0;
   bool first = true;
-  while (data.size() - pos >= kHeaderBytes) {
-    const uint32_t length = GetU32(data.data() + pos);
-    const uint32_t crc = GetU32(data.data() + pos + 4);
-    if (length > kMaxPayload || data.size() - pos - kHeaderBytes < length) break;
-    std::string_view payload = data.substr(pos + kHeaderBytes, length);
-    if (Crc(payload) != crc) break;
+  while (auto found = RecordAt(data, pos)) {
+    const auto [record, payload] = *found;
+    if (Crc(payload) != GetU32(record.data() + 4)) break;
     Reader r{payload};
+    JournalHead h;
+    ReadHead(r, &h);
     JournalRecord rec;
-    rec.seq = r.U64();
+    rec.seq = h.seq;
     UsageEvent& e = rec.entry.event;
-    for (std::string* s : {&e.event_id, &e.tenant_id, &e.user_id, &e.agent, &e.key_id,
-                           &e.request_id, &e.idempotency_key, &e.provider, &e.model,
-                           &e.model_used, &e.endpoint, &rec.entry.date}) {
-      *s = r.Str();
-    }
-    e.ts = absl::FromUnixNanos(r.I64());
+    e.event_id = h.event_id;
+    e.tenant_id = h.tenant_id;
+    e.user_id = h.user_id;
+    e.agent = h.agent;
+    e.key_id = h.key_id;
+    e.request_id = h.request_id;
+    e.idempotency_key = h.idempotency_key;
+    e.provider = h.provider;
+    e.model = h.model;
+    e.model_used = h.model_used;
+    e.endpoint = h.endpoint;
+    rec.entry.date = h.date;
+    e.ts = absl::FromUnixNanos(h.ts_nanos);
     for (int64_t* v : {&e.usage.input_tokens, &e.usage.output_tokens,
                        &e.usage.cached_input_tokens, &e.usage.cache_write_tokens,
                        &e.usage.reasoning_tokens, &e.usage.total_tokens, &e.cost.input,
@@ -211,8 +234,8 @@ std::vector<JournalRecord> DecodeJournal(std::string_view data, uint64_t after,
     rec.entry.counters.reserve(counters);
     for (uint32_t i = 0; i < counters; ++i) {
       CounterDelta c;
-      c.limit_id = r.Str();
-      c.subject = r.Str();
+      c.limit_id = r.View();
+      c.subject = r.View();
       c.window_start = r.I64();
       c.amount = r.I64();
       c.expires_at = absl::FromUnixNanos(r.I64());
@@ -222,7 +245,7 @@ std::vector<JournalRecord> DecodeJournal(std::string_view data, uint64_t after,
     if (!first && rec.seq <= last_seq) break;
     first = false;
     last_seq = rec.seq;
-    pos += kHeaderBytes + length;
+    pos += record.size();
     if (rec.seq > after) records.push_back(std::move(rec));
   }
   if (valid_bytes != nullptr) *valid_bytes = pos;

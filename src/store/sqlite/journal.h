@@ -43,11 +43,14 @@ void EncodeJournalRecord(uint64_t seq, const LedgerEntry& entry, std::string* ou
 std::vector<JournalRecord> DecodeJournal(std::string_view data, uint64_t after,
                                          size_t* valid_bytes = nullptr);
 
-// A record's bytes and the fields a listing filters and orders on, as views into the
-// data it was read from (valid while that is).
+// A record's bytes and its sequence number, strings and time (what a listing filters and
+// orders on, and a key lookup matches), as views into the data it was read from (valid
+// while that is).
 struct JournalHead {
   std::string_view record;  // header included: DecodeJournal(record, 0) decodes it
-  std::string_view event_id, tenant_id, user_id, agent, model, model_used;
+  uint64_t seq = 0;
+  std::string_view event_id, tenant_id, user_id, agent, key_id, request_id, idempotency_key,
+      provider, model, model_used, endpoint, date;
   int64_t ts_nanos = 0;
 };
 

@@ -174,6 +174,37 @@ absl::StatusOr<std::vector<JournalRecord>> DecodeBlock(std::string_view data, in
   return records;
 }
 
+// The record heads of an event_blocks row that holds `events` records; DataLoss unless
+// they read whole and are that many.
+absl::StatusOr<std::vector<JournalHead>> BlockHeads(std::string_view data, int64_t events) {
+  size_t valid = 0;
+  std::vector<JournalHead> heads = ReadJournalHeads(data, &valid);
+  if (valid != data.size() || static_cast<int64_t>(heads.size()) != events) {
+    return Corrupt("event block");
+  }
+  return heads;
+}
+
+// The event of one record of a block, checksum checked.
+absl::StatusOr<UsageEvent> DecodeEvent(const JournalHead& head) {
+  std::vector<JournalRecord> record = DecodeJournal(head.record, 0);
+  if (record.size() != 1) return Corrupt("event block");
+  return std::move(record[0].entry.event);
+}
+
+// The event of a block recorded under (tenant_id, idempotency_key); only its record is
+// decoded. DataLoss when the block does not hold it.
+absl::StatusOr<UsageEvent> EventWithKey(std::string_view data, int64_t events,
+                                        std::string_view tenant_id,
+                                        std::string_view idempotency_key) {
+  absl::StatusOr<std::vector<JournalHead>> heads = BlockHeads(data, events);
+  if (!heads.ok()) return heads.status();
+  for (const JournalHead& h : *heads) {
+    if (h.tenant_id == tenant_id && h.idempotency_key == idempotency_key) return DecodeEvent(h);
+  }
+  return Corrupt("event block (a key's event is missing)");
+}
+
 absl::StatusOr<UsageEvent> ReadEvent(const Stmt& s) {
   UsageEvent e;
   e.event_id = s.Text(0);
@@ -849,8 +880,7 @@ void SqliteStore::WriteBatch(std::vector<Appending>& batch) {
         batch_error = s;
         break;
       }
-      BlockBatch::Block* block = nullptr;
-      absl::Status s = ApplyEntry(batch[i].entry, blocks, &block);
+      absl::Status s = ApplyEntry(batch[i].entry, blocks);
       if (!s.ok() && sqlite3_get_autocommit(writer_.get())) {
         // SQLite rolled the whole transaction back (I/O error, disk full): the batch
         // is lost, every entry fails.
@@ -860,8 +890,6 @@ void SqliteStore::WriteBatch(std::vector<Appending>& batch) {
       if (!s.ok()) {
         // Only this entry: undo its partial writes, keep the rest of the batch.
         if (absl::Status r = ws_.rollback_to.Run(); !r.ok()) batch_error = r;
-      } else {
-        AppendToBlock(*block, batch[i].entry);
       }
       if (absl::Status r = ws_.release.Run(); !r.ok() && batch_error.ok()) batch_error = r;
       results[i] = std::move(s);
@@ -876,18 +904,28 @@ void SqliteStore::WriteBatch(std::vector<Appending>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
 }
 
-absl::Status SqliteStore::ApplyEntry(const LedgerEntry& entry, BlockBatch& batch,
-                                     BlockBatch::Block** block) {
+absl::Status SqliteStore::ApplyEntry(const LedgerEntry& entry, BlockBatch& batch) {
   const UsageEvent& e = entry.event;
-  *block = &BlockFor(batch, e.tenant_id);
-  if (absl::Status s = InsertEventIndex(e, (*block)->block_id); !s.ok()) return s;
   for (const CounterDelta& c : entry.counters) {
     ws_.upsert_counter.BindBorrowed(c.limit_id, c.subject, c.window_start, c.amount,
                                     ToNanos(c.expires_at));
     if (absl::Status s = ws_.upsert_counter.Run(); !s.ok()) return s;
   }
-  return UpsertDaily(DailyDate(entry), e.tenant_id, e.user_id, e.agent, e.provider,
-                     DailyModel(e), e.usage, e.cost, 1);
+  if (absl::Status s = UpsertDaily(DailyDate(entry), e.tenant_id, e.user_id, e.agent,
+                                   e.provider, DailyModel(e), e.usage, e.cost, 1);
+      !s.ok()) {
+    return s;
+  }
+  // Last: once the event is in its block, nothing of the entry can fail any more. A
+  // duplicate's counters and daily row are undone with its savepoint.
+  return AddEvent(batch, entry);
+}
+
+absl::Status SqliteStore::AddEvent(BlockBatch& batch, const LedgerEntry& entry) {
+  BlockBatch::Block& block = BlockFor(batch, entry.event.tenant_id);
+  if (absl::Status s = InsertEventIndex(entry.event, block.block_id); !s.ok()) return s;
+  AppendToBlock(block, entry);
+  return absl::OkStatus();
 }
 
 SqliteStore::BlockBatch::Block& SqliteStore::BlockFor(BlockBatch& batch,
@@ -945,51 +983,46 @@ absl::Status SqliteStore::MoveLegacyEvents() {
     if (!*row) return absl::OkStatus();
   }
   // In chunks of one transaction each, a tenant's events in time order, so that its
-  // blocks cover short spans; the rows moved are deleted in the same transaction.
-  constexpr int kChunk = 10000;
+  // blocks cover short spans; the rows moved are deleted in the same transaction, and
+  // the table goes with the transaction that finds it empty.
+  absl::StatusOr<Stmt> select = Stmt::Prepare(
+      writer_.get(), absl::StrCat("SELECT ", ToAbsl(kEventColumns),
+                                  " FROM events ORDER BY tenant_id, ts LIMIT 10000"));
+  if (!select.ok()) return select.status();
+  absl::StatusOr<Stmt> remove = Stmt::Prepare(writer_.get(), "DELETE FROM events WHERE event_id = ?");
+  if (!remove.ok()) return remove.status();
+  auto move_chunk = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::StatusOr<size_t> {
+    std::vector<LedgerEntry> entries;
+    for (;;) {
+      absl::StatusOr<bool> row = select->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      absl::StatusOr<UsageEvent> e = ReadEvent(*select);
+      if (!e.ok()) return e.status();
+      entries.push_back(LedgerEntry{*std::move(e), {}, {}});
+    }
+    select->Reset();
+    BlockBatch blocks;
+    for (const LedgerEntry& entry : entries) {
+      if (absl::Status s = AddEvent(blocks, entry); !s.ok()) return s;
+      if (absl::Status s = remove->Bind(entry.event.event_id).Run(); !s.ok()) return s;
+    }
+    if (absl::Status s = WriteBlocks(blocks); !s.ok()) return s;
+    if (entries.empty()) {
+      if (absl::Status s = writer_.Exec("DROP TABLE events"); !s.ok()) return s;
+    }
+    return entries.size();
+  };
   for (;;) {
     if (absl::Status s = ws_.begin.Run(); !s.ok()) return s;
-    absl::Status s;
-    int moved = 0;
-    {
-      absl::StatusOr<Stmt> select = Stmt::Prepare(
-          writer_.get(), absl::StrCat("SELECT ", ToAbsl(kEventColumns),
-                                      " FROM events ORDER BY tenant_id, ts LIMIT ", kChunk));
-      absl::StatusOr<Stmt> remove =
-          Stmt::Prepare(writer_.get(), "DELETE FROM events WHERE event_id = ?");
-      s = !select.ok() ? select.status() : remove.status();
-      std::vector<UsageEvent> events;
-      while (s.ok()) {
-        absl::StatusOr<bool> row = select->Step();
-        if (!row.ok() || !*row) {
-          s = row.status();
-          break;
-        }
-        absl::StatusOr<UsageEvent> e = ReadEvent(*select);
-        if (!e.ok()) {
-          s = e.status();
-          break;
-        }
-        events.push_back(*std::move(e));
-      }
-      if (s.ok()) select->Reset();
-      BlockBatch blocks;
-      for (size_t i = 0; s.ok() && i < events.size(); ++i) {
-        BlockBatch::Block& block = BlockFor(blocks, events[i].tenant_id);
-        s = InsertEventIndex(events[i], block.block_id);
-        if (s.ok()) s = remove->Bind(events[i].event_id).Run();
-        if (s.ok()) AppendToBlock(block, LedgerEntry{std::move(events[i]), {}, {}});
-      }
-      if (s.ok()) s = WriteBlocks(blocks);
-      moved = static_cast<int>(events.size());
-    }
-    if (s.ok() && moved == 0) s = writer_.Exec("DROP TABLE events");
-    if (s.ok()) s = ws_.commit.Run();
+    absl::StatusOr<size_t> moved = move_chunk();
+    absl::Status s = moved.ok() ? ws_.commit.Run() : moved.status();
     if (!s.ok()) {
+      select->Reset();
       writer_.RollbackIfOpen();
       return absl::Status(s.code(), absl::StrCat("moving events into blocks: ", s.message()));
     }
-    if (moved == 0) return absl::OkStatus();
+    if (*moved == 0) return absl::OkStatus();
   }
 }
 
@@ -1391,8 +1424,7 @@ absl::Status SqliteStore::ApplyJournaled(const std::vector<const Journaled*>& en
   absl::Status s = ws_.begin.Run();
   for (size_t i = 0; s.ok() && i < entries.size(); ++i) {
     const LedgerEntry& entry = entries[i]->entry;
-    BlockBatch::Block& block = BlockFor(blocks, entry.event.tenant_id);
-    s = InsertEventIndex(entry.event, block.block_id);
+    s = AddEvent(blocks, entry);
     // Already present (a replay of an applied entry): skipped with its counters, and
     // nothing of it is written.
     if (absl::IsAlreadyExists(s)) {
@@ -1400,7 +1432,6 @@ absl::Status SqliteStore::ApplyJournaled(const std::vector<const Journaled*>& en
       continue;
     }
     if (!s.ok()) break;
-    AppendToBlock(block, entry);
     for (const CounterDelta& c : entry.counters) {
       CounterSum& sum = counters[CounterKey(c.limit_id, c.subject, c.window_start)];
       sum.amount += c.amount;
@@ -1492,18 +1523,12 @@ absl::StatusOr<std::optional<UsageEvent>> SqliteStore::FindEventInSqlite(
     if (!row.ok()) {
       found = row.status();
     } else if (*row) {
-      absl::StatusOr<std::vector<JournalRecord>> records = DecodeBlock(s.BlobView(0), s.Int(1));
-      if (!records.ok()) {
-        found = records.status();
+      absl::StatusOr<UsageEvent> e =
+          EventWithKey(s.BlobView(0), s.Int(1), tenant_id, idempotency_key);
+      if (e.ok()) {
+        found = std::optional<UsageEvent>(*std::move(e));
       } else {
-        for (JournalRecord& r : *records) {
-          if (r.entry.event.tenant_id == tenant_id &&
-              r.entry.event.idempotency_key == idempotency_key) {
-            found = std::optional<UsageEvent>(std::move(r.entry.event));
-            break;
-          }
-        }
-        if (!found->has_value()) found = Corrupt("event block (a key's event is missing)");
+        found = e.status();
       }
     }
     s.Reset();  // ends the statement's read of the database
@@ -1564,17 +1589,13 @@ absl::StatusOr<EventPage> SqliteStore::ListEvents(const EventFilter& f) {
       if (!*row) break;
       // Every event of this block and of the blocks after it is at or before max_ts.
       if (kept.size() == want && s->Int(2) < ToNanos(kept.front().ts)) break;
-      const std::string_view data = s->BlobView(0);
-      size_t valid = 0;
-      const std::vector<JournalHead> heads = ReadJournalHeads(data, &valid);
-      if (valid != data.size() || static_cast<int64_t>(heads.size()) != s->Int(1)) {
-        return Corrupt("event block");
-      }
-      for (const JournalHead& h : heads) {
+      absl::StatusOr<std::vector<JournalHead>> heads = BlockHeads(s->BlobView(0), s->Int(1));
+      if (!heads.ok()) return heads.status();
+      for (const JournalHead& h : *heads) {
         if (!matches(h) || (kept.size() == want && !head_newer(h, kept.front()))) continue;
-        std::vector<JournalRecord> record = DecodeJournal(h.record, 0);
-        if (record.size() != 1) return Corrupt("event block");
-        kept.push_back(std::move(record[0].entry.event));
+        absl::StatusOr<UsageEvent> e = DecodeEvent(h);
+        if (!e.ok()) return e.status();
+        kept.push_back(*std::move(e));
         std::push_heap(kept.begin(), kept.end(), newer);
         if (kept.size() > want) {
           std::pop_heap(kept.begin(), kept.end(), newer);

@@ -220,11 +220,14 @@ class SqliteStore final : public Store {
 
   void WriterLoop();
   void WriteBatch(std::vector<Appending>& batch);
-  // Writes one entry's rows inside the open transaction (its event goes into *block,
-  // which the caller appends it to once the entry is kept). AlreadyExists for a
-  // duplicate.
-  absl::Status ApplyEntry(const LedgerEntry& entry, BlockBatch& batch,
-                          BlockBatch::Block** block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Writes one entry inside the open transaction, its event into `batch`. AlreadyExists
+  // for a duplicate (its other writes are then the caller's to roll back).
+  absl::Status ApplyEntry(const LedgerEntry& entry, BlockBatch& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Records the entry's event id and idempotency key and adds its record to its
+  // tenant's block in `batch`. AlreadyExists, with nothing written, for a duplicate.
+  absl::Status AddEvent(BlockBatch& batch, const LedgerEntry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The block of `tenant_id` in `batch`, with a new block id if it had none. The
   // reference holds until the next call (the map may grow then).
   BlockBatch::Block& BlockFor(BlockBatch& batch, std::string_view tenant_id)
