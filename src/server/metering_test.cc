@@ -59,6 +59,26 @@ TEST_F(MeteringTest, DuplicateReportCountsOnceAndReturnsTheFirstEvent) {
   EXPECT_EQ(Used(), 100);
 }
 
+TEST_F(MeteringTest, AKeyAuthenticatesUntilItIsDeletedEvenWhenItsHashIsRemembered) {
+  ApiKey key;
+  key.role = Role::kAgent;
+  key.tenant_id = "acme";
+  absl::StatusOr<NewKey> made = metering_.CreateKey(key);
+  ASSERT_TRUE(made.ok()) << made.status();
+  for (int i = 0; i < 3; ++i) {  // the later calls reuse the remembered hash
+    std::shared_ptr<const ApiKey> found = metering_.Authenticate(made->secret);
+    ASSERT_NE(found, nullptr);
+    EXPECT_EQ(found->id, made->key.id);
+  }
+  // A secret that differs only in its last character is another key.
+  std::string other = made->secret;
+  other.back() = other.back() == 'a' ? 'b' : 'a';
+  EXPECT_EQ(metering_.Authenticate(other), nullptr);
+  EXPECT_NE(metering_.Authenticate(made->secret), nullptr);
+  ASSERT_TRUE(metering_.DeleteKey(made->key.id).ok());
+  EXPECT_EQ(metering_.Authenticate(made->secret), nullptr);
+}
+
 TEST_F(MeteringTest, TheAnswerCarriesTheLimitsAsTheChargeLeftThem) {
   ReportRequest r = Call("k1", 100);
   r.with_limits = true;

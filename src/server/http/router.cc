@@ -28,6 +28,18 @@ std::string AllowHeader(const std::vector<std::pair<http::verb, Handler>>& metho
 
 boost::asio::awaitable<Response> Ready(Response res) { co_return res; }
 
+// True for "/" followed by path characters only (RFC 3986 pchar without escapes, and
+// "/"): a valid origin-form target with no query, which is its own encoded path.
+bool IsPlainPath(std::string_view target) {
+  if (target.empty() || target[0] != '/') return false;
+  for (char c : target) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    std::string_view("/-._~!$&'()*+,;=:@").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string_view PathParams::Get(std::string_view name) const {
@@ -154,19 +166,30 @@ const Router::Route* Router::Find(std::string_view path, const std::vector<std::
 // coroutine frame of its own.
 boost::asio::awaitable<Response> Router::Dispatch(RequestContext& ctx) const {
   std::string_view target(ctx.req.target().data(), ctx.req.target().size());
-  auto parsed = boost::urls::parse_origin_form(target);
-  if (!parsed) {
-    return Ready(JsonError(http::status::bad_request, "invalid_request_error", "bad_target",
-                           "the request target is not a valid path"));
-  }
-  ctx.url = *parsed;
-  ctx.path = std::string_view(ctx.url.encoded_path().data(), ctx.url.encoded_path().size());
   ctx.params.Clear();
-
   const Route* route = nullptr;
-  if (ctx.path.find('%') == std::string_view::npos) {
-    auto it = exact_.find(absl::string_view(ctx.path.data(), ctx.path.size()));
-    if (it != exact_.end()) route = &it->second;
+  // Most requests name an exact route by a plain path: one table lookup, and the target
+  // is parsed only when that fails or it has a query or escapes.
+  if (IsPlainPath(target)) {
+    auto it = exact_.find(absl::string_view(target.data(), target.size()));
+    if (it != exact_.end()) {
+      route = &it->second;
+      ctx.url = boost::urls::url_view();
+      ctx.path = target;
+    }
+  }
+  if (route == nullptr) {
+    auto parsed = boost::urls::parse_origin_form(target);
+    if (!parsed) {
+      return Ready(JsonError(http::status::bad_request, "invalid_request_error", "bad_target",
+                             "the request target is not a valid path"));
+    }
+    ctx.url = *parsed;
+    ctx.path = std::string_view(ctx.url.encoded_path().data(), ctx.url.encoded_path().size());
+    if (ctx.path.find('%') == std::string_view::npos) {
+      auto it = exact_.find(absl::string_view(ctx.path.data(), ctx.path.size()));
+      if (it != exact_.end()) route = &it->second;
+    }
   }
   if (route == nullptr) {
     std::vector<std::string> segments;

@@ -130,6 +130,21 @@ TEST_F(RouterTest, QueryIsDecoded) {
   EXPECT_EQ(Dispatch(router, http::verb::get, "/q?a=x%20y+z&b").body(), "x y z||none");
 }
 
+TEST_F(RouterTest, AnExactRouteSeesTheSamePathAndQueryWhateverTheTargetsForm) {
+  Router router;
+  router.Add(http::verb::get, "/q/r", [](RequestContext& ctx) -> net::awaitable<Response> {
+    Response res{http::status::ok, 11};
+    res.body() = std::string(ctx.path) + "|" + ctx.Query("a").value_or("none");
+    co_return res;
+  });
+  EXPECT_EQ(Dispatch(router, http::verb::get, "/q/r").body(), "/q/r|none");
+  EXPECT_EQ(Dispatch(router, http::verb::get, "/q/r?a=1").body(), "/q/r|1");
+  EXPECT_EQ(Dispatch(router, http::verb::get, "/q/%72").body(), "/q/%72|none");
+  EXPECT_EQ(Dispatch(router, http::verb::get, "/q/r/").result(), http::status::not_found);
+  EXPECT_EQ(Dispatch(router, http::verb::get, "/q/r#x").result(), http::status::bad_request);
+  EXPECT_EQ(Dispatch(router, http::verb::get, "/q/r x").result(), http::status::bad_request);
+}
+
 TEST_F(RouterTest, FallbackReplaces404) {
   router_.SetFallback(Echo("fallback"));
   EXPECT_EQ(Dispatch(router_, http::verb::get, "/assets/app.js").body(), "fallback");
