@@ -174,8 +174,7 @@ boost::asio::awaitable<Response> Router::Dispatch(RequestContext& ctx) const {
     auto it = exact_.find(absl::string_view(target.data(), target.size()));
     if (it != exact_.end()) {
       route = &it->second;
-      ctx.url = boost::urls::url_view();
-      ctx.path = target;
+      ctx.path = target;  // ctx.url stays empty, as the caller made it: no query
     }
   }
   if (route == nullptr) {

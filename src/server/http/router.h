@@ -104,8 +104,9 @@ class Router {
   // the dashboard's files). ctx.params is empty.
   void SetFallback(Handler handler);
 
-  // Routes one request: fills in ctx.url, ctx.path and ctx.params, and returns the
-  // awaitable of the matched handler (or of the error answer).
+  // Routes one request: fills in ctx.url (left as it is, empty, for a target without a
+  // query: pass a fresh context), ctx.path and ctx.params, and returns the awaitable of
+  // the matched handler (or of the error answer).
   boost::asio::awaitable<Response> Dispatch(RequestContext& ctx) const;
 
  private:
