@@ -134,10 +134,11 @@ absl::StatusOr<std::string> Metering::Bootstrap(std::string_view admin_secret) {
 
 namespace {
 
-// Sha256Hex(secret), remembered for the last secrets this thread saw: an agent sends its
-// key with every request, and hashing it is a tenth of a check's work. Only the pure
-// function is cached (the key itself is looked up every time, so a revoked key fails at
-// once); the cache holds a few secrets per thread, as every request does while it runs.
+// Sha256Hex(secret) of a non-empty secret, remembered for the last secrets this thread
+// saw: an agent sends its key with every request, and OpenSSL's hash of it costs
+// thousands of instructions. Only the pure function is cached (the key itself is looked
+// up every time, so a deleted key fails at once); the cache holds a few secrets per
+// thread, as every request does while it runs.
 const std::string& SecretHash(std::string_view secret) {
   struct Slot {
     std::string secret;
@@ -146,7 +147,7 @@ const std::string& SecretHash(std::string_view secret) {
   constexpr size_t kSlots = 16;
   thread_local std::array<Slot, kSlots> slots;
   Slot& slot = slots[absl::HashOf(absl::string_view(secret.data(), secret.size())) % kSlots];
-  if (slot.hash.empty() || slot.secret != secret) {
+  if (slot.secret != secret) {  // an unused slot's "" never matches
     slot.secret.assign(secret);
     slot.hash = core::Sha256Hex(secret);
   }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/pchars.hpp>
 #include <cstdlib>
 #include <string>
 
@@ -33,9 +34,7 @@ boost::asio::awaitable<Response> Ready(Response res) { co_return res; }
 bool IsPlainPath(std::string_view target) {
   if (target.empty() || target[0] != '/') return false;
   for (char c : target) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    std::string_view("/-._~!$&'()*+,;=:@").find(c) != std::string_view::npos;
-    if (!ok) return false;
+    if (c != '/' && !boost::urls::pchars(c)) return false;
   }
   return true;
 }
@@ -170,7 +169,8 @@ boost::asio::awaitable<Response> Router::Dispatch(RequestContext& ctx) const {
   const Route* route = nullptr;
   // Most requests name an exact route by a plain path: one table lookup, and the target
   // is parsed only when that fails or it has a query or escapes.
-  if (IsPlainPath(target)) {
+  const bool plain = IsPlainPath(target);
+  if (plain) {
     auto it = exact_.find(absl::string_view(target.data(), target.size()));
     if (it != exact_.end()) {
       route = &it->second;
@@ -185,7 +185,7 @@ boost::asio::awaitable<Response> Router::Dispatch(RequestContext& ctx) const {
     }
     ctx.url = *parsed;
     ctx.path = std::string_view(ctx.url.encoded_path().data(), ctx.url.encoded_path().size());
-    if (ctx.path.find('%') == std::string_view::npos) {
+    if (!plain && ctx.path.find('%') == std::string_view::npos) {  // a plain one missed above
       auto it = exact_.find(absl::string_view(ctx.path.data(), ctx.path.size()));
       if (it != exact_.end()) route = &it->second;
     }
